@@ -1,0 +1,206 @@
+/**
+ * Content-addressed local artifact store.
+ *
+ * Layout under the store root (default `.pipe/`):
+ *   artifacts/<key[0..2]>/<key>/          one finished stage run: its output files + manifest.json
+ *   tmp/<key>-<pid>-<n>/                  a run in progress; never read; swept at the next locked run
+ *   runs/<time>-<pid>.json                append-only run records (one file per run, never rewritten)
+ *   file-hashes.json                      memo of file hashes by (path, size, mtime, inode)
+ *   lock                                  held by `pipe run`/`pipe gc`; records pid, host, time
+ *
+ * Commit order: a stage writes into tmp/, the store hashes every file, writes manifest.json last,
+ * fsyncs and renames the directory into artifacts/. A kill at any point leaves either nothing or a
+ * temp dir that no reader trusts, so a crash means "stale", never "trusted but corrupt".
+ */
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile, open } from 'node:fs/promises';
+import { join, relative, sep } from 'node:path';
+import type { ArtifactFile, JsonValue } from '../stages/types.js';
+import { FileHashMemo } from './file-hashes.js';
+import { contentHash, sha256File, type ContentHash, type KeyHash } from './hash.js';
+import type { KeyRecord } from './key.js';
+
+export const MANIFEST = 'manifest.json';
+
+export interface InputRef {
+  readonly stage: string;
+  readonly content_hash: string;
+}
+
+export interface Manifest {
+  readonly format: 1;
+  readonly key: KeyHash;
+  readonly content_hash: ContentHash;
+  readonly stage: string;
+  readonly pipeline: string;
+  readonly kind: string;
+  readonly key_record: KeyRecord;
+  readonly inputs: Readonly<Record<string, InputRef | readonly InputRef[]>>;
+  readonly files: Readonly<Record<string, ArtifactFile>>;
+  readonly metrics: Readonly<Record<string, JsonValue>>;
+  readonly backend?: string;
+  readonly started_at: string;
+  readonly finished_at: string;
+  readonly duration_s: number;
+  readonly environment: Readonly<Record<string, string>>;
+}
+
+export type ManifestDraft = Omit<Manifest, 'format' | 'content_hash' | 'files' | 'finished_at'>;
+
+export type Lookup =
+  | { readonly status: 'hit'; readonly manifest: Manifest; readonly dir: string }
+  | { readonly status: 'absent' }
+  | { readonly status: 'corrupt'; readonly detail: string };
+
+export class LocalStore {
+  private tempCounter = 0;
+
+  private constructor(readonly root: string, readonly memo: FileHashMemo) {}
+
+  static async open(root: string): Promise<LocalStore> {
+    for (const dir of ['artifacts', 'tmp', 'runs']) await mkdir(join(root, dir), { recursive: true });
+    return new LocalStore(root, await FileHashMemo.open(join(root, 'file-hashes.json')));
+  }
+
+  artifactDir(key: string): string {
+    return join(this.root, 'artifacts', key.slice(0, 2), key);
+  }
+
+  /** Finds an artifact and checks every recorded file: present, same size, same hash (memoised). */
+  async lookup(key: KeyHash): Promise<Lookup> {
+    const dir = this.artifactDir(key);
+    let manifest: Manifest;
+    try {
+      manifest = JSON.parse(await readFile(join(dir, MANIFEST), 'utf8')) as Manifest;
+    } catch (error) {
+      if (isNotFound(error)) return (await exists(dir)) ? { status: 'corrupt', detail: 'manifest.json is missing' } : { status: 'absent' };
+      return { status: 'corrupt', detail: 'manifest.json is unreadable' };
+    }
+    if (manifest.key !== key) return { status: 'corrupt', detail: 'manifest key does not match its directory' };
+    for (const [name, file] of Object.entries(manifest.files)) {
+      const path = join(dir, name);
+      try {
+        const info = await stat(path);
+        if (info.size !== file.bytes) return { status: 'corrupt', detail: `${name} has ${info.size} bytes, expected ${file.bytes}` };
+        if ((await this.memo.hash(path)) !== file.sha256) return { status: 'corrupt', detail: `${name} does not match its recorded sha256` };
+      } catch (error) {
+        if (isNotFound(error)) return { status: 'corrupt', detail: `${name} is missing` };
+        throw error;
+      }
+    }
+    return { status: 'hit', manifest, dir };
+  }
+
+  /** Reads a manifest without verifying files (for listings). */
+  async readManifest(key: string): Promise<Manifest | undefined> {
+    try {
+      return JSON.parse(await readFile(join(this.artifactDir(key), MANIFEST), 'utf8')) as Manifest;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async createTemp(key: KeyHash): Promise<string> {
+    const dir = join(this.root, 'tmp', `${key.slice(0, 16)}-${process.pid}-${this.tempCounter++}`);
+    await rm(dir, { recursive: true, force: true });
+    await mkdir(dir, { recursive: true });
+    return dir;
+  }
+
+  /** Hashes the temp dir's files, writes the manifest last and renames the directory into place. */
+  async commit(tempDir: string, draft: ManifestDraft): Promise<Manifest> {
+    const files: Record<string, ArtifactFile> = {};
+    for (const path of await listFiles(tempDir)) {
+      const name = relative(tempDir, path).split(sep).join('/');
+      if (name === MANIFEST) throw new Error(`stage ${draft.stage} wrote a file named ${MANIFEST}, which the store reserves`);
+      const digest = await sha256File(path);
+      await fsyncFile(path);
+      files[name] = { sha256: digest, bytes: (await stat(path)).size };
+    }
+    const manifest: Manifest = {
+      format: 1,
+      ...draft,
+      content_hash: contentHash(files),
+      files,
+      finished_at: new Date().toISOString(),
+    };
+    const manifestPath = join(tempDir, MANIFEST);
+    await writeFile(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`);
+    await fsyncFile(manifestPath);
+    const finalDir = this.artifactDir(draft.key);
+    await mkdir(join(finalDir, '..'), { recursive: true });
+    await rm(finalDir, { recursive: true, force: true });
+    await rename(tempDir, finalDir);
+    for (const name of Object.keys(files)) {
+      await this.memo.record(join(finalDir, name), files[name]?.sha256 ?? '');
+    }
+    return manifest;
+  }
+
+  async discard(tempDir: string): Promise<void> {
+    await rm(tempDir, { recursive: true, force: true });
+  }
+
+  /** Removes a (corrupt or collected) artifact. */
+  async remove(key: string): Promise<void> {
+    const dir = this.artifactDir(key);
+    this.memo.forget(dir);
+    await rm(dir, { recursive: true, force: true });
+  }
+
+  /** Deletes leftovers of killed runs. Only call while holding the store lock. */
+  async sweepTemp(): Promise<number> {
+    const entries = await readdir(join(this.root, 'tmp'));
+    await Promise.all(entries.map((entry) => rm(join(this.root, 'tmp', entry), { recursive: true, force: true })));
+    return entries.length;
+  }
+
+  /** Every artifact key present on disk. */
+  async keys(): Promise<string[]> {
+    const keys: string[] = [];
+    const base = join(this.root, 'artifacts');
+    for (const prefix of await readdir(base).catch(() => [] as string[])) {
+      for (const key of await readdir(join(base, prefix)).catch(() => [] as string[])) keys.push(key);
+    }
+    return keys.sort();
+  }
+
+  async sizeOf(key: string): Promise<number> {
+    let total = 0;
+    for (const path of await listFiles(this.artifactDir(key))) total += (await stat(path)).size;
+    return total;
+  }
+
+  async close(): Promise<void> {
+    await this.memo.save();
+  }
+}
+
+async function listFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...(await listFiles(path)));
+    else if (entry.isFile()) out.push(path);
+  }
+  return out.sort();
+}
+
+async function fsyncFile(path: string): Promise<void> {
+  const handle = await open(path, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+export function isNotFound(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { code?: string }).code === 'ENOENT';
+}

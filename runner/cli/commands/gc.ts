@@ -1,0 +1,84 @@
+/**
+ * `pipe gc`: lists artifacts that no pipeline file references any more, with sizes; deletes them
+ * only with --yes. Kept: every artifact the pipeline files resolve to now (fresh stages), everything
+ * the last --keep-last runs of each pipeline used (default 1), and anything newer than --keep-recent.
+ */
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { acquireLock } from '../../../artifacts/lock.js';
+import { readRunRecords } from '../../execute/run-records.js';
+import { computeStatus } from '../../execute/status.js';
+import { backendChoice, openStore, planFile, previousRuns, storeRoot, type CommonFlags } from '../context.js';
+import { age, bytes, table } from '../format.js';
+import type { Output } from '../run-logger.js';
+import { UsageError } from '../usage-error.js';
+
+export interface GcFlags extends CommonFlags {
+  readonly yes?: boolean;
+  readonly files: readonly string[];
+  readonly keepLast?: string;
+  readonly keepRecent?: string;
+}
+
+async function pipelineFiles(given: readonly string[]): Promise<string[]> {
+  if (given.length) return [...given];
+  const names = await readdir('pipelines').catch(() => [] as string[]);
+  return names.filter((n) => /\.ya?ml$/.test(n)).sort().map((n) => join('pipelines', n));
+}
+
+function parseHours(value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const match = /^(\d+(?:\.\d+)?)([hd])$/.exec(value);
+  if (!match) throw new UsageError(`--keep-recent takes a duration like 24h or 7d (got "${value}")`);
+  return Number(match[1]) * (match[2] === 'd' ? 24 : 1);
+}
+
+export async function gcCommand(flags: GcFlags, write: Output): Promise<number> {
+  const keepLast = flags.keepLast === undefined ? 1 : Number(flags.keepLast);
+  if (!Number.isInteger(keepLast) || keepLast < 0) throw new UsageError(`--keep-last must be a whole number (got "${flags.keepLast}")`);
+  const recentHours = parseHours(flags.keepRecent, 0);
+  const root = storeRoot(flags);
+  const store = await openStore(root);
+  const lock = await acquireLock(root, 'pipe gc');
+  try {
+    const keep = new Set<string>();
+    const files = await pipelineFiles(flags.files);
+    for (const file of files) {
+      const planned = await planFile(file, flags);
+      const states = await computeStatus(planned, store, await previousRuns(root, planned.pipeline.name), backendChoice(flags, planned));
+      for (const s of states) if (s.state === 'fresh') keep.add(s.key);
+    }
+    const perPipeline = new Map<string, number>();
+    for (const record of await readRunRecords(root)) {
+      const seen = perPipeline.get(record.pipeline) ?? 0;
+      if (seen >= keepLast) continue;
+      perPipeline.set(record.pipeline, seen + 1);
+      for (const stage of Object.values(record.stages)) if (stage.key) keep.add(stage.key);
+    }
+    const doomed = [];
+    for (const key of await store.keys()) {
+      if (keep.has(key)) continue;
+      const manifest = await store.readManifest(key);
+      const created = manifest?.finished_at ?? new Date(0).toISOString();
+      if (Date.now() - Date.parse(created) < recentHours * 3600_000) continue;
+      doomed.push({ key, stage: manifest?.stage ?? '?', pipeline: manifest?.pipeline ?? '?', created, size: await store.sizeOf(key) });
+    }
+    const total = doomed.reduce((a, d) => a + d.size, 0);
+    write(`kept: artifacts of ${files.length} pipeline file(s) (${files.join(', ') || 'none found'}) and the last ${keepLast} run(s) of each pipeline\n`);
+    if (!doomed.length) {
+      write('nothing to delete\n');
+      return 0;
+    }
+    write(`${table(['artifact', 'stage', 'pipeline', 'size', 'created'], doomed.map((d) => [d.key.slice(0, 12), d.stage, d.pipeline, bytes(d.size), age(d.created)]))}\n`);
+    if (!flags.yes) {
+      write(`\nwould delete ${doomed.length} artifacts, ${bytes(total)}. Run again with --yes to delete them.\n`);
+      return 0;
+    }
+    for (const d of doomed) await store.remove(d.key);
+    write(`\ndeleted ${doomed.length} artifacts, ${bytes(total)}\n`);
+    return 0;
+  } finally {
+    await store.close();
+    await lock.release();
+  }
+}

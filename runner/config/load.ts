@@ -1,0 +1,208 @@
+/**
+ * Pipeline file → PipelineConfig: parse (with positions), validate the file's shape against
+ * schemas/pipeline.schema.json, apply `--set` overrides, interpolate `${params.*}`, expand sweeps.
+ * Every problem is collected and returned at once; nothing here touches the artifact store.
+ */
+import { readFile } from 'node:fs/promises';
+import { basename, extname } from 'node:path';
+import { parse as parseYamlValue } from 'yaml';
+import type { JsonValue } from '../../stages/types.js';
+import { loadSchema } from '../../stages/schema.js';
+import { didYouMean, PipelineInvalidError, type Diagnostic, type Location } from '../diagnostics.js';
+import { matrixVariants, parseRef, setParam, variantSuffix, type Variant } from './expand.js';
+import { interpolate } from './interpolate.js';
+import { checkSchema } from './schema-check.js';
+import { parseSource, type JsonPath, type ParsedSource } from './source.js';
+import type { BackendChoice, PipelineConfig, Provenance, StageConfig } from './types.js';
+
+interface RawStage {
+  kind: string;
+  description?: string;
+  inputs?: Record<string, string | string[]>;
+  params?: Record<string, JsonValue>;
+  matrix?: Record<string, JsonValue[]>;
+  foreach?: Record<string, JsonValue>[];
+}
+
+interface RawPipeline {
+  name?: string;
+  description?: string;
+  store?: string;
+  backend?: BackendChoice;
+  params?: Record<string, JsonValue>;
+  defaults?: Record<string, Record<string, JsonValue>>;
+  stages: Record<string, RawStage>;
+}
+
+export interface LoadOptions {
+  /** `--set stage.param=value` or `--set params.name=value`, applied in order. */
+  readonly overrides?: readonly string[];
+  /** Whether an input of a stage kind takes a list of stages (from the stage registry). */
+  readonly isManyInput: (kind: string, input: string) => boolean;
+}
+
+export async function readPipelineFile(path: string): Promise<ParsedSource> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    throw new PipelineInvalidError([
+      { severity: 'error', message: `cannot read pipeline file ${path}: ${code === 'ENOENT' ? 'no such file' : String(code)}`, hint: 'pass the path of a pipeline YAML file, e.g. pipelines/quick.yaml' },
+    ]);
+  }
+  const { source, diagnostics } = parseSource({ path, text });
+  if (!source) throw new PipelineInvalidError(diagnostics);
+  return source;
+}
+
+function at(source: ParsedSource, path: JsonPath, part: 'key' | 'value' = 'value'): { location?: Location } {
+  const location = source.locate(path, part);
+  return location ? { location } : {};
+}
+
+interface Override {
+  readonly target: string;
+  readonly paramPath: string;
+  readonly value: JsonValue;
+  readonly text: string;
+}
+
+function parseOverride(text: string, diagnostics: Diagnostic[]): Override | undefined {
+  // The target may be a variant name such as train[lr=0.1], which itself contains '=' and '.'.
+  const bracketEnd = text.startsWith('[') ? -1 : text.indexOf(']');
+  const searchFrom = bracketEnd >= 0 && text.indexOf('[') < text.indexOf('=') ? bracketEnd : 0;
+  const eq = text.indexOf('=', searchFrom);
+  const dot = text.indexOf('.', searchFrom);
+  if (eq < 0 || dot < 0 || dot > eq) {
+    diagnostics.push({ severity: 'error', message: `--set ${text}: expected STAGE.PARAM=VALUE or params.NAME=VALUE`, hint: 'e.g. --set train-cnn.epochs=5' });
+    return undefined;
+  }
+  return { target: text.slice(0, dot), paramPath: text.slice(dot + 1, eq), value: parseYamlValue(text.slice(eq + 1)) as JsonValue, text };
+}
+
+export async function loadPipeline(path: string, options: LoadOptions): Promise<PipelineConfig> {
+  const source = await readPipelineFile(path);
+  const diagnostics: Diagnostic[] = [];
+  const shape = checkSchema(loadSchema('pipeline'), source.data);
+  for (const problem of shape.problems) {
+    diagnostics.push({ severity: 'error', message: problem.message, ...at(source, problem.path, problem.part) });
+  }
+  if (diagnostics.length) throw new PipelineInvalidError(diagnostics);
+  const raw = source.data as RawPipeline;
+
+  const overrides = (options.overrides ?? []).map((text) => parseOverride(text, diagnostics)).filter((o): o is Override => o !== undefined);
+  let vars: Record<string, JsonValue> = raw.params ?? {};
+  for (const o of overrides.filter((o) => o.target === 'params')) vars = setParam(vars, o.paramPath, o.value);
+
+  const defaults = interpolate(raw.defaults ?? {}, ['defaults'], { params: vars }, source, diagnostics) as RawPipeline['defaults'];
+  const rawStages: Record<string, RawStage> = {};
+  for (const [name, stage] of Object.entries(raw.stages)) {
+    rawStages[name] = interpolate(stage, ['stages', name], { params: vars }, source, diagnostics) as RawStage;
+  }
+
+  const stages = expandStages(rawStages, source, options, diagnostics);
+  const stageOverrides = overrides.filter((o) => o.target !== 'params');
+  const withOverrides = stages.map((stage) => {
+    let params = stage.params;
+    const provenance: Record<string, Provenance> = { ...stage.provenance };
+    for (const o of stageOverrides) {
+      if (o.target !== stage.name && o.target !== stage.group) continue;
+      params = setParam(params, o.paramPath, o.value);
+      provenance[o.paramPath.split('.')[0] ?? o.paramPath] = { source: 'cli', text: `--set ${o.text}` };
+    }
+    return { ...stage, params, provenance };
+  });
+  const known = new Set(stages.flatMap((s) => [s.name, s.group]));
+  for (const o of stageOverrides) {
+    if (!known.has(o.target)) {
+      diagnostics.push({ severity: 'error', message: `--set ${o.text}: no stage named "${o.target}".${didYouMean(o.target, [...known])}` });
+    }
+  }
+  if (diagnostics.length) throw new PipelineInvalidError(diagnostics);
+  return {
+    name: raw.name ?? basename(path, extname(path)),
+    ...(raw.description !== undefined ? { description: raw.description } : {}),
+    ...(raw.store !== undefined ? { store: raw.store } : {}),
+    backend: raw.backend ?? 'auto',
+    defaults: defaults ?? {},
+    stages: withOverrides,
+    source,
+  };
+}
+
+/** Expands sweeps group by group, following single inputs so dependents expand with their upstream. */
+function expandStages(raw: Record<string, RawStage>, source: ParsedSource, options: LoadOptions, diagnostics: Diagnostic[]): StageConfig[] {
+  const variantsOf = new Map<string, Variant[] | undefined>();
+  const visiting = new Set<string>();
+
+  // Returns the variants a group expands into (undefined = not swept).
+  const resolve = (group: string): Variant[] | undefined => {
+    if (variantsOf.has(group)) return variantsOf.get(group);
+    const stage = raw[group];
+    if (!stage || visiting.has(group)) return undefined; // dangling refs and cycles are reported by the planner
+    visiting.add(group);
+    let own: Variant[] | undefined;
+    if (stage.matrix) own = matrixVariants(stage.matrix);
+    else if (stage.foreach) own = stage.foreach;
+    let inherited: Variant[] | undefined;
+    let inheritedFrom: string | undefined;
+    for (const [input, ref] of Object.entries(stage.inputs ?? {})) {
+      if (Array.isArray(ref) || options.isManyInput(stage.kind, input)) continue;
+      const upstream = resolve(parseRef(ref as string).group);
+      if (!upstream || parseRef(ref as string).selector !== undefined) continue;
+      if (inherited && inheritedFrom !== undefined && variantsOf.get(inheritedFrom) !== upstream && !sameVariants(inherited, upstream)) {
+        diagnostics.push({ severity: 'error', message: `stage "${group}" takes inputs from two different sweeps; combine them in one matrix`, ...at(source, ['stages', group, 'inputs'], 'key') });
+        continue;
+      }
+      inherited = upstream;
+      inheritedFrom = parseRef(ref as string).group;
+    }
+    if (own && inherited) {
+      diagnostics.push({ severity: 'error', message: `stage "${group}" declares a sweep and also depends on the swept stage "${inheritedFrom ?? ''}"; sweep one of them`, ...at(source, ['stages', group, stage.matrix ? 'matrix' : 'foreach'], 'key') });
+    }
+    visiting.delete(group);
+    const result = own ?? inherited;
+    variantsOf.set(group, result);
+    return result;
+  };
+
+  const out: StageConfig[] = [];
+  for (const [group, stage] of Object.entries(raw)) {
+    const variants = resolve(group);
+    const ownSweep = stage.matrix ? 'matrix' : stage.foreach ? 'foreach' : undefined;
+    const fileProvenance: Record<string, Provenance> = {};
+    for (const key of Object.keys(stage.params ?? {})) fileProvenance[key] = { source: 'file', path: ['stages', group, 'params', key] };
+    for (const variant of variants ?? [undefined]) {
+      const suffix = variant ? `[${variantSuffix(variant)}]` : '';
+      let params: Record<string, JsonValue> = { ...(stage.params ?? {}) };
+      const provenance = { ...fileProvenance };
+      if (variant && ownSweep) {
+        for (const [key, value] of Object.entries(variant)) {
+          params = setParam(params, key, value);
+          provenance[key.split('.')[0] ?? key] = { source: 'sweep', path: ['stages', group, ownSweep] };
+        }
+      }
+      const inputs: Record<string, string | readonly string[]> = {};
+      for (const [input, ref] of Object.entries(stage.inputs ?? {})) {
+        inputs[input] = Array.isArray(ref) ? ref : variant && !options.isManyInput(stage.kind, input) && variantsOf.get(parseRef(ref as string).group) ? `${ref as string}${suffix}` : (ref as string);
+      }
+      out.push({
+        name: `${group}${suffix}`,
+        group,
+        kind: stage.kind,
+        ...(stage.description !== undefined ? { description: stage.description } : {}),
+        inputs,
+        params,
+        provenance,
+        ...(variant ? { variant } : {}),
+        path: ['stages', group],
+      });
+    }
+  }
+  return out;
+}
+
+function sameVariants(a: readonly Variant[], b: readonly Variant[]): boolean {
+  return a.length === b.length && a.every((v, i) => variantSuffix(v) === variantSuffix(b[i] ?? {}));
+}

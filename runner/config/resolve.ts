@@ -1,0 +1,181 @@
+/**
+ * StageConfig → PlannedStage: checks the kind exists, merges `defaults.<kind>` under the stage's
+ * params, validates them against the kind's (and variant's) schema with defaults filled in, and
+ * resolves input references to stage names. All problems are collected, each with a location.
+ */
+import type { JsonSchema, JsonValue, Params, StageDefinition } from '../../stages/types.js';
+import { didYouMean, type Diagnostic, type Location } from '../diagnostics.js';
+import { parseRef } from './expand.js';
+import { checkSchema } from './schema-check.js';
+import type { JsonPath } from './source.js';
+import type { PipelineConfig, PlannedInput, PlannedStage, Provenance, StageConfig } from './types.js';
+
+export type StageRegistry = Readonly<Record<string, StageDefinition>>;
+
+function locationOf(config: PipelineConfig, path: JsonPath, part: 'key' | 'value' = 'value'): { location?: Location } {
+  const location = config.source.locate(path, part);
+  return location ? { location } : {};
+}
+
+/** Maps a problem inside the merged params back to where the user wrote that value. */
+function paramLocation(config: PipelineConfig, stage: StageConfig, provenance: Readonly<Record<string, Provenance>>, path: JsonPath, part: 'key' | 'value'): { location?: Location } {
+  const top = path[0];
+  const origin = top === undefined ? undefined : provenance[String(top)];
+  if (origin && (origin.source === 'file' || origin.source === 'defaults')) return locationOf(config, [...origin.path, ...path.slice(1)], part);
+  if (origin?.source === 'sweep') return locationOf(config, origin.path, 'key');
+  return locationOf(config, [...stage.path, 'params'], 'key');
+}
+
+export function resolveStages(config: PipelineConfig, registry: StageRegistry, diagnostics: Diagnostic[]): PlannedStage[] {
+  const names = new Map<string, string[]>(); // group → variant names
+  for (const stage of config.stages) names.set(stage.group, [...(names.get(stage.group) ?? []), stage.name]);
+  const allNames = config.stages.map((s) => s.name);
+  const kinds = Object.keys(registry);
+
+  const planned: PlannedStage[] = [];
+  for (const stage of config.stages) {
+    const definition = registry[stage.kind];
+    if (!definition) {
+      diagnostics.push({
+        severity: 'error',
+        message: `unknown stage kind "${stage.kind}" in stage "${stage.group}".${didYouMean(stage.kind, kinds)}`,
+        hint: `known kinds: ${kinds.join(', ')}`,
+        ...locationOf(config, [...stage.path, 'kind']),
+      });
+      continue;
+    }
+    const params = resolveParams(config, stage, definition, diagnostics);
+    const inputs = resolveInputs(config, stage, definition, names, allNames, diagnostics);
+    if (!params || !inputs) continue;
+    planned.push({
+      name: stage.name,
+      group: stage.group,
+      kind: stage.kind,
+      definition,
+      impl: params.impl,
+      params: params.values,
+      provenance: params.provenance,
+      inputs,
+      ...(stage.variant ? { variant: stage.variant } : {}),
+      path: stage.path,
+    });
+  }
+  return planned;
+}
+
+function resolveParams(
+  config: PipelineConfig,
+  stage: StageConfig,
+  definition: StageDefinition,
+  diagnostics: Diagnostic[],
+): { values: Params; provenance: Record<string, Provenance>; impl: string } | undefined {
+  const kindDefaults = config.defaults[stage.kind] ?? {};
+  const merged: Record<string, JsonValue> = { ...kindDefaults, ...stage.params };
+  const provenance: Record<string, Provenance> = {};
+  for (const key of Object.keys(kindDefaults)) provenance[key] = { source: 'defaults', path: ['defaults', stage.kind, key] };
+  Object.assign(provenance, stage.provenance);
+
+  let schema: JsonSchema = definition.schema;
+  let impl = `${definition.kind}@${definition.version}`;
+  const variant = definition.variant;
+  if (variant) {
+    const choice = merged[variant.param];
+    const options = Object.keys(variant.options);
+    const option = typeof choice === 'string' ? variant.options[choice] : undefined;
+    if (!option) {
+      diagnostics.push({
+        severity: 'error',
+        message: choice === undefined ? `stage "${stage.group}" needs params.${variant.param}` : `unknown ${variant.param} "${String(choice)}" in stage "${stage.group}".${didYouMean(String(choice), options)}`,
+        hint: `known ${variant.param}s: ${options.join(', ')}`,
+        ...paramLocation(config, stage, provenance, [variant.param], choice === undefined ? 'key' : 'value'),
+      });
+      return undefined;
+    }
+    // The option's schema plus the selector key itself.
+    const properties = { ...((option.schema['properties'] as object | undefined) ?? {}), [variant.param]: { const: choice } };
+    schema = { ...option.schema, properties };
+    impl += `+${String(choice)}@${option.version}`;
+  }
+  const { value, problems } = checkSchema(schema, merged);
+  for (const problem of problems) {
+    diagnostics.push({
+      severity: 'error',
+      message: `stage "${stage.name}" params: ${problem.message}`,
+      ...paramLocation(config, stage, provenance, problem.path, problem.part),
+    });
+  }
+  if (problems.length) return undefined;
+  for (const key of Object.keys(value)) provenance[key] ??= { source: 'schema-default' };
+  return { values: value, provenance, impl };
+}
+
+function resolveInputs(
+  config: PipelineConfig,
+  stage: StageConfig,
+  definition: StageDefinition,
+  groups: ReadonlyMap<string, readonly string[]>,
+  allNames: readonly string[],
+  diagnostics: Diagnostic[],
+): Record<string, PlannedInput> | undefined {
+  const out: Record<string, PlannedInput> = {};
+  let ok = true;
+  const declared = definition.inputs.map((i) => i.name);
+  for (const [input, written] of Object.entries(stage.inputs)) {
+    const spec = definition.inputs.find((i) => i.name === input);
+    const path = [...stage.path, 'inputs', input];
+    if (!spec) {
+      ok = false;
+      diagnostics.push({
+        severity: 'error',
+        message: `stage "${stage.group}" (kind ${stage.kind}) has no input "${input}".${didYouMean(input, declared)}`,
+        hint: declared.length ? `inputs of ${stage.kind}: ${declared.join(', ')}` : `${stage.kind} takes no inputs`,
+        ...locationOf(config, path, 'key'),
+      });
+      continue;
+    }
+    const list = typeof written === 'string' ? [written] : written;
+    if (!spec.many && list.length !== 1) {
+      ok = false;
+      diagnostics.push({ severity: 'error', message: `input "${input}" of stage "${stage.group}" takes one stage, not a list`, ...locationOf(config, path) });
+      continue;
+    }
+    const refs: string[] = [];
+    list.forEach((ref, index) => {
+      const { group, selector } = parseRef(ref);
+      const variants = groups.get(group);
+      const refPath = typeof written === 'string' ? path : [...path, index];
+      if (!variants) {
+        ok = false;
+        diagnostics.push({
+          severity: 'error',
+          message: `stage "${stage.group}" input "${input}" refers to "${ref}", which is not a stage.${didYouMean(group, [...groups.keys()])}`,
+          ...locationOf(config, refPath),
+        });
+      } else if (selector === '*' || (selector === undefined && spec.many)) {
+        refs.push(...variants);
+      } else if (allNames.includes(ref)) {
+        refs.push(ref);
+      } else {
+        ok = false;
+        diagnostics.push({
+          severity: 'error',
+          message: `stage "${stage.group}" input "${input}" refers to "${ref}", which is not a stage.${didYouMean(ref, variants)}`,
+          hint: `variants of ${group}: ${variants.join(', ')}`,
+          ...locationOf(config, refPath),
+        });
+      }
+    });
+    out[input] = { many: spec.many === true, refs };
+  }
+  for (const spec of definition.inputs) {
+    if (spec.required && !(spec.name in stage.inputs)) {
+      ok = false;
+      diagnostics.push({
+        severity: 'error',
+        message: `stage "${stage.group}" (kind ${stage.kind}) needs input "${spec.name}": ${spec.description}`,
+        ...locationOf(config, stage.path, 'key'),
+      });
+    }
+  }
+  return ok ? out : undefined;
+}

@@ -1,0 +1,94 @@
+/** ajv wrapper: compiles each schema once and turns errors into located, actionable messages. */
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import type { JsonSchema } from '../../stages/types.js';
+import { didYouMean } from '../diagnostics.js';
+import type { JsonPath } from './source.js';
+
+const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
+const compiled = new WeakMap<JsonSchema, ValidateFunction>();
+
+export interface SchemaProblem {
+  /** Path relative to the validated value. */
+  readonly path: JsonPath;
+  /** Point at the key (unknown property) or the value. */
+  readonly part: 'key' | 'value';
+  readonly message: string;
+}
+
+/** Validates a deep copy (ajv fills defaults in place) and returns it with any problems. */
+export function checkSchema<T>(schema: JsonSchema, value: T): { value: T; problems: SchemaProblem[] } {
+  let validate = compiled.get(schema);
+  if (!validate) {
+    validate = ajv.compile(schema);
+    compiled.set(schema, validate);
+  }
+  const copy = structuredClone(value);
+  if (validate(copy)) return { value: copy, problems: [] };
+  return { value: copy, problems: simplify(validate.errors ?? []).map((e) => describe(e, schema)) };
+}
+
+function pointerToPath(pointer: string): (string | number)[] {
+  if (!pointer) return [];
+  return pointer
+    .slice(1)
+    .split('/')
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+}
+
+/** oneOf/anyOf produce one error per branch plus a summary; keep the most useful ones. */
+function simplify(errors: ErrorObject[]): ErrorObject[] {
+  const oneOfPaths = new Set(errors.filter((e) => e.keyword === 'oneOf' || e.keyword === 'anyOf').map((e) => e.instancePath));
+  const kept = errors.filter((e) => e.keyword === 'oneOf' || e.keyword === 'anyOf' || !oneOfPaths.has(e.instancePath));
+  const seen = new Set<string>();
+  return kept.filter((e) => {
+    const id = `${e.instancePath}|${e.keyword}|${JSON.stringify(e.params)}`;
+    if (seen.has(id)) return false;
+    seen.add(id);
+    return true;
+  });
+}
+
+function schemaAt(schema: JsonSchema, path: readonly (string | number)[]): JsonSchema | undefined {
+  let node: JsonSchema | undefined = schema;
+  for (const segment of path) {
+    const properties = node?.['properties'] as Record<string, JsonSchema> | undefined;
+    node = properties?.[String(segment)];
+  }
+  return node;
+}
+
+function describe(error: ErrorObject, schema: JsonSchema): SchemaProblem {
+  const path = pointerToPath(error.instancePath);
+  const where = path.length ? `"${path.join('.')}"` : 'the value';
+  switch (error.keyword) {
+    case 'additionalProperties': {
+      const extra = String((error.params as { additionalProperty: string }).additionalProperty);
+      const allowed = Object.keys((schemaAt(schema, path)?.['properties'] as object | undefined) ?? {});
+      return {
+        path: [...path, extra],
+        part: 'key',
+        message: `unknown key "${extra}".${didYouMean(extra, allowed)}${allowed.length ? ` Allowed: ${allowed.join(', ')}.` : ''}`,
+      };
+    }
+    case 'required': {
+      const missing = String((error.params as { missingProperty: string }).missingProperty);
+      return { path, part: 'key', message: `missing required key "${missing}" in ${where}` };
+    }
+    case 'enum': {
+      const allowed = (error.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v));
+      return { path, part: 'value', message: `${where} must be one of ${allowed.join(', ')}` };
+    }
+    case 'propertyNames': {
+      const name = String((error.params as { propertyName: string }).propertyName);
+      return { path: [...path, name], part: 'key', message: `invalid name "${name}": use lower-case letters, digits, '-' and '_', starting with a letter` };
+    }
+    case 'pattern':
+      return { path, part: 'value', message: `${where} has an invalid format (expected pattern ${String((error.params as { pattern: string }).pattern)})` };
+    case 'oneOf':
+    case 'anyOf':
+      return { path, part: 'value', message: `${where} has the wrong shape: expected a stage name or a list of stage names` };
+    default:
+      return { path, part: 'value', message: `${where} ${error.message ?? 'is invalid'}` };
+  }
+}

@@ -1,0 +1,71 @@
+/** Types of each phase: StageConfig (as written) → PlannedStage (resolved, validated) → Plan. */
+import type { JsonValue, Params, StageDefinition } from '../../stages/types.js';
+import type { JsonPath, ParsedSource } from './source.js';
+
+export type BackendChoice = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
+
+/** Where a resolved param value came from, for `pipe config render` and error locations. */
+export type Provenance =
+  | { readonly source: 'file'; readonly path: JsonPath }
+  | { readonly source: 'defaults'; readonly path: JsonPath }
+  | { readonly source: 'sweep'; readonly path: JsonPath }
+  | { readonly source: 'cli'; readonly text: string }
+  | { readonly source: 'schema-default' };
+
+/** One stage as written in the file (after `${params.*}` interpolation and sweep expansion). */
+export interface StageConfig {
+  readonly name: string;
+  /** The name written in the file; equals `name` unless the stage is a sweep variant. */
+  readonly group: string;
+  readonly kind: string;
+  readonly description?: string;
+  readonly inputs: Readonly<Record<string, string | readonly string[]>>;
+  readonly params: Readonly<Record<string, JsonValue>>;
+  readonly provenance: Readonly<Record<string, Provenance>>;
+  /** Swept values of this variant (param → value), absent for plain stages. */
+  readonly variant?: Readonly<Record<string, JsonValue>>;
+  /** YAML path of the stage in the file. */
+  readonly path: JsonPath;
+}
+
+export interface PipelineConfig {
+  readonly name: string;
+  readonly description?: string;
+  readonly store?: string;
+  readonly backend: BackendChoice;
+  readonly defaults: Readonly<Record<string, Readonly<Record<string, JsonValue>>>>;
+  readonly stages: readonly StageConfig[];
+  readonly source: ParsedSource;
+}
+
+export interface PlannedInput {
+  readonly many: boolean;
+  /** Planned stage names, in the order written. */
+  readonly refs: readonly string[];
+}
+
+export interface PlannedStage {
+  readonly name: string;
+  readonly group: string;
+  readonly kind: string;
+  readonly definition: StageDefinition;
+  /** Implementation version that joins the key, e.g. "train@1+cnn@2". */
+  readonly impl: string;
+  readonly params: Params;
+  readonly provenance: Readonly<Record<string, Provenance>>;
+  readonly inputs: Readonly<Record<string, PlannedInput>>;
+  readonly variant?: Readonly<Record<string, JsonValue>>;
+  readonly path: JsonPath;
+}
+
+/** A validated, acyclic stage graph. Only `plan()` produces one; the executor accepts nothing else. */
+export interface Plan {
+  readonly pipeline: PipelineConfig;
+  /** Topological order (dependencies first), ties broken by name for stable output. */
+  readonly stages: readonly PlannedStage[];
+  readonly byName: ReadonlyMap<string, PlannedStage>;
+  readonly dependencies: ReadonlyMap<string, readonly string[]>;
+  readonly dependents: ReadonlyMap<string, readonly string[]>;
+  /** Length of the longest chain from a stage to a sink: bigger starts first. */
+  readonly priority: ReadonlyMap<string, number>;
+}

@@ -1,0 +1,195 @@
+/**
+ * Executes a Plan: each stage waits for its inputs, computes its key from their content hashes,
+ * reuses a verified artifact when one exists, and otherwise runs in a worker slot (p-queue, critical
+ * path first). A failed stage skips its dependents only; independent branches finish.
+ */
+import PQueue from 'p-queue';
+import { explainChange, keyHash, type KeyRecord, type StaleReason } from '../../artifacts/key.js';
+import type { LocalStore, Manifest } from '../../artifacts/store.js';
+import type { Plan, PlannedStage } from '../config/types.js';
+import { errorInfo } from './error-info.js';
+import type { RunEvent, StageSummary } from './events.js';
+import { externalFileHashes, keyRecordFor } from './keys.js';
+import { StageFailedError, type InputArtifactData, type Launcher } from './launcher.js';
+import type { StageRecord } from './run-records.js';
+
+export interface ExecuteOptions {
+  readonly store: LocalStore;
+  readonly jobs: number;
+  readonly backend: string;
+  readonly launcher: Launcher;
+  readonly emit: (event: RunEvent) => void;
+  readonly signal: AbortSignal;
+  /** Stages to run (targets plus ancestors); all when absent. */
+  readonly selection?: ReadonlySet<string>;
+  /** Stages to rerun even when cached. */
+  readonly force?: ReadonlySet<string>;
+  /** Last successful record per stage, to explain why a stage reruns. */
+  readonly previous: ReadonlyMap<string, StageRecord>;
+  readonly environment: Readonly<Record<string, string>>;
+}
+
+type Outcome =
+  | { readonly ok: true; readonly manifest: Manifest; readonly dir: string }
+  | { readonly ok: false; readonly because: string };
+
+export interface ExecuteResult {
+  readonly summaries: StageSummary[];
+  readonly records: Record<string, StageRecord>;
+}
+
+export async function execute(plan: Plan, options: ExecuteOptions): Promise<ExecuteResult> {
+  const queue = new PQueue({ concurrency: options.jobs });
+  const outcomes = new Map<string, Promise<Outcome>>();
+  const summaries = new Map<string, StageSummary>();
+  const records: Record<string, StageRecord> = {};
+  const stages = plan.stages.filter((s) => !options.selection || options.selection.has(s.name));
+
+  const runOne = async (stage: PlannedStage): Promise<Outcome> => {
+    const deps = plan.dependencies.get(stage.name) ?? [];
+    const depOutcomes = await Promise.all(deps.map((d) => outcomes.get(d) as Promise<Outcome>));
+    const base = { group: stage.group, params: stage.params, ...(stage.variant ? { variant: stage.variant } : {}) };
+    const skip = (because: string): Outcome => {
+      options.emit({ type: 'stage-skipped', stage: stage.name, because });
+      summaries.set(stage.name, { stage: stage.name, status: 'skipped', detail: because });
+      records[stage.name] = { ...base, status: 'skipped', error: because };
+      return { ok: false, because };
+    };
+    const failedDep = deps.find((_, i) => !depOutcomes[i]?.ok);
+    if (failedDep) return skip(`input stage ${failedDep} did not finish`);
+    if (options.signal.aborted) return skip('interrupted');
+
+    const manifests = new Map(deps.map((d, i) => [d, depOutcomes[i] as Outcome & { ok: true }]));
+    const started = Date.now();
+    let keyRecord: KeyRecord;
+    try {
+      keyRecord = keyRecordFor(stage, inputHashes(stage, manifests), await externalFileHashes(stage, options.store.memo), options.backend);
+    } catch (error) {
+      return fail(stage, error, started);
+    }
+    const key = keyHash(keyRecord);
+    const found = await options.store.lookup(key);
+    if (found.status === 'hit' && !options.force?.has(stage.name)) {
+      options.emit({ type: 'stage-cached', stage: stage.name, key });
+      summaries.set(stage.name, { stage: stage.name, status: 'cached', key, metrics: found.manifest.metrics });
+      records[stage.name] = { ...base, status: 'cached', key, key_record: keyRecord, content_hash: found.manifest.content_hash, metrics: found.manifest.metrics };
+      return { ok: true, manifest: found.manifest, dir: found.dir };
+    }
+    let reasons: StaleReason[];
+    if (found.status === 'corrupt') {
+      options.emit({ type: 'artifact-repaired', stage: stage.name, key, detail: found.detail });
+      await options.store.remove(key);
+      reasons = [{ code: 'output-missing', detail: found.detail }];
+    } else {
+      const before = options.previous.get(stage.name)?.key_record;
+      reasons = before ? explainChange(before, keyRecord) : [{ code: 'never-run' }];
+      if (!reasons.length) reasons = [{ code: 'output-missing', detail: 'artifact not in the store' }];
+    }
+
+    return (await queue.add(
+      async (): Promise<Outcome> => {
+        // Re-check after waiting for a slot: Ctrl-C may have come meanwhile.
+        if (options.signal.aborted) return skip('interrupted');
+        const startedAt = new Date();
+        options.emit({ type: 'stage-start', stage: stage.name, key, reasons });
+        const tempDir = await options.store.createTemp(key);
+        try {
+          const result = await options.launcher(
+            {
+              stage: stage.name,
+              kind: stage.kind,
+              params: stage.params,
+              inputs: singleInputs(stage, manifests),
+              inputLists: listInputs(stage, manifests),
+              outDir: tempDir,
+              ...(options.backend !== 'auto' ? { backend: options.backend } : {}),
+            },
+            {
+              progress: (done, total, label) => options.emit({ type: 'stage-progress', stage: stage.name, done, total, ...(label !== undefined ? { label } : {}) }),
+              log: (message) => options.emit({ type: 'stage-log', stage: stage.name, message }),
+            },
+            options.signal,
+          );
+          const seconds = (Date.now() - startedAt.getTime()) / 1000;
+          const manifest = await options.store.commit(tempDir, {
+            key,
+            stage: stage.name,
+            pipeline: plan.pipeline.name,
+            kind: stage.kind,
+            key_record: keyRecord,
+            inputs: inputRefs(stage, manifests),
+            metrics: result.metrics ?? {},
+            ...(result.backend !== undefined ? { backend: result.backend } : {}),
+            started_at: startedAt.toISOString(),
+            duration_s: seconds,
+            environment: options.environment,
+          });
+          options.emit({ type: 'stage-done', stage: stage.name, key, seconds, metrics: manifest.metrics, ...(result.backend !== undefined ? { backend: result.backend } : {}) });
+          summaries.set(stage.name, { stage: stage.name, status: 'ran', key, seconds, reasons, metrics: manifest.metrics });
+          records[stage.name] = { ...base, status: 'ran', key, key_record: keyRecord, content_hash: manifest.content_hash, seconds, reasons, metrics: manifest.metrics };
+          return { ok: true, manifest, dir: options.store.artifactDir(key) };
+        } catch (error) {
+          // Nothing half-written is ever trusted: the temp dir is dropped.
+          await options.store.discard(tempDir);
+          return fail(stage, error, startedAt.getTime());
+        }
+      },
+      { priority: plan.priority.get(stage.name) ?? 0 },
+    )) as Outcome;
+  };
+
+  const fail = (stage: PlannedStage, error: unknown, started: number): Outcome => {
+    const info = error instanceof StageFailedError ? error.info : errorInfo(error, options.signal.aborted);
+    const seconds = (Date.now() - started) / 1000;
+    options.emit({ type: 'stage-failed', stage: stage.name, seconds, error: info });
+    summaries.set(stage.name, { stage: stage.name, status: 'failed', seconds, detail: info.message });
+    records[stage.name] = { status: 'failed', group: stage.group, params: stage.params, seconds, error: info.message };
+    return { ok: false, because: info.message };
+  };
+
+  for (const stage of stages) outcomes.set(stage.name, runOne(stage));
+  await Promise.all(outcomes.values());
+  await queue.onIdle();
+  return { summaries: stages.map((s) => summaries.get(s.name)).filter((s): s is StageSummary => s !== undefined), records };
+}
+
+function inputHashes(stage: PlannedStage, manifests: ReadonlyMap<string, { manifest: Manifest }>): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [name, input] of Object.entries(stage.inputs)) {
+    const hashes = input.refs.map((ref) => manifests.get(ref)?.manifest.content_hash ?? '');
+    out[name] = input.many ? hashes : (hashes[0] ?? '');
+  }
+  return out;
+}
+
+function toData(ref: string, outcome: { manifest: Manifest; dir: string }): InputArtifactData {
+  const m = outcome.manifest;
+  return { stage: ref, kind: m.kind, dir: outcome.dir, files: m.files, metrics: m.metrics, params: m.key_record.params };
+}
+
+function singleInputs(stage: PlannedStage, manifests: ReadonlyMap<string, { manifest: Manifest; dir: string }>): Record<string, InputArtifactData> {
+  const out: Record<string, InputArtifactData> = {};
+  for (const [name, input] of Object.entries(stage.inputs)) {
+    const ref = input.refs[0];
+    const found = ref === undefined ? undefined : manifests.get(ref);
+    if (!input.many && ref !== undefined && found) out[name] = toData(ref, found);
+  }
+  return out;
+}
+
+function listInputs(stage: PlannedStage, manifests: ReadonlyMap<string, { manifest: Manifest; dir: string }>): Record<string, InputArtifactData[]> {
+  const out: Record<string, InputArtifactData[]> = {};
+  for (const [name, input] of Object.entries(stage.inputs)) {
+    if (input.many) out[name] = input.refs.flatMap((ref) => { const found = manifests.get(ref); return found ? [toData(ref, found)] : []; });
+  }
+  return out;
+}
+
+function inputRefs(stage: PlannedStage, manifests: ReadonlyMap<string, { manifest: Manifest }>): Manifest['inputs'] {
+  const out: Record<string, { stage: string; content_hash: string } | { stage: string; content_hash: string }[]> = {};
+  for (const [name, input] of Object.entries(stage.inputs)) {
+    const refs = input.refs.map((ref) => ({ stage: ref, content_hash: manifests.get(ref)?.manifest.content_hash ?? '' }));
+    out[name] = input.many ? refs : (refs[0] ?? { stage: '', content_hash: '' });
+  }
+  return out;
+}

@@ -1,0 +1,73 @@
+/**
+ * Run records: one JSON file per run under <store>/runs/, written once and never rewritten, so
+ * there is no shared mutable lock file to conflict in git. They are the history behind
+ * `pipe status` reasons, `pipe compare` and gc roots.
+ */
+import { readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { KeyRecord, StaleReason } from '../../artifacts/key.js';
+import type { JsonValue } from '../../stages/types.js';
+import type { StageStatus } from './events.js';
+
+export interface StageRecord {
+  readonly status: StageStatus;
+  readonly key?: string;
+  readonly key_record?: KeyRecord;
+  readonly content_hash?: string;
+  readonly seconds?: number;
+  readonly reasons?: readonly StaleReason[];
+  readonly error?: string;
+  readonly group?: string;
+  readonly variant?: Readonly<Record<string, JsonValue>>;
+  readonly params?: Readonly<Record<string, JsonValue>>;
+  readonly metrics?: Readonly<Record<string, JsonValue>>;
+}
+
+export interface RunRecord {
+  readonly id: string;
+  readonly pipeline: string;
+  readonly file: string;
+  readonly argv: readonly string[];
+  readonly started_at: string;
+  readonly finished_at: string;
+  readonly interrupted: boolean;
+  readonly stages: Readonly<Record<string, StageRecord>>;
+}
+
+export function newRunId(start: Date): string {
+  return `${start.toISOString().replace(/[:.]/g, '-')}-${process.pid}`;
+}
+
+export async function writeRunRecord(storeRoot: string, record: RunRecord): Promise<string> {
+  const file = join(storeRoot, 'runs', `${record.id}.json`);
+  await writeFile(`${file}.tmp`, `${JSON.stringify(record, null, 1)}\n`);
+  await rename(`${file}.tmp`, file);
+  return file;
+}
+
+/** All run records, newest first. Unreadable files are skipped (a record is only history). */
+export async function readRunRecords(storeRoot: string): Promise<RunRecord[]> {
+  const dir = join(storeRoot, 'runs');
+  const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => n.endsWith('.json')).sort().reverse();
+  const records: RunRecord[] = [];
+  for (const name of names) {
+    try {
+      records.push(JSON.parse(await readFile(join(dir, name), 'utf8')) as RunRecord);
+    } catch {
+      // A damaged record only loses history; keep going.
+    }
+  }
+  return records;
+}
+
+/** For each stage of a pipeline, its most recent successful (ran or cached) record. */
+export function lastSuccessful(records: readonly RunRecord[], pipeline: string): Map<string, StageRecord> {
+  const out = new Map<string, StageRecord>();
+  for (const record of records) {
+    if (record.pipeline !== pipeline) continue;
+    for (const [stage, entry] of Object.entries(record.stages)) {
+      if (!out.has(stage) && (entry.status === 'ran' || entry.status === 'cached') && entry.key_record) out.set(stage, entry);
+    }
+  }
+  return out;
+}

@@ -1,0 +1,54 @@
+/** Reading and writing the `x_<split>.npy` / `y_<split>.npy` arrays that data stages pass along. */
+import { copyFile, mkdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { readNpy, writeNpy, type NpyArray, type NpyData } from '../../artifacts/npy.js';
+import { StageInputError, type InputArtifact } from '../types.js';
+
+export const SPLITS = ['train', 'val', 'test'] as const;
+export type SplitName = (typeof SPLITS)[number];
+
+/** The splits an artifact carries (those with both x and y files). */
+export function splitsOf(input: InputArtifact): SplitName[] {
+  return SPLITS.filter((s) => input.has(`x_${s}.npy`) && input.has(`y_${s}.npy`));
+}
+
+export async function readFeatures(input: InputArtifact, split: SplitName): Promise<NpyArray> {
+  return readNpy(input.path(`x_${split}.npy`));
+}
+
+export async function readLabels(input: InputArtifact, split: SplitName): Promise<Uint8Array> {
+  const labels = await readNpy(input.path(`y_${split}.npy`));
+  if (!(labels.data instanceof Uint8Array)) throw new StageInputError(`${input.stage}: y_${split}.npy must be uint8 labels, found ${labels.dtype}`);
+  return labels.data;
+}
+
+export async function writeArray(outDir: string, name: string, data: NpyData, shape: readonly number[]): Promise<void> {
+  const file = join(outDir, name);
+  await mkdir(dirname(file), { recursive: true });
+  await writeNpy(file, data, shape);
+}
+
+/** Copies files a transform does not change (labels, class names), so their hashes stay equal. */
+export async function carry(input: InputArtifact, outDir: string, names: readonly string[]): Promise<void> {
+  for (const name of names) if (input.has(name)) await copyFile(input.path(name), join(outDir, name));
+}
+
+export function labelFiles(input: InputArtifact): string[] {
+  return [...splitsOf(input).map((s) => `y_${s}.npy`), 'classes.json'];
+}
+
+/** Applies `transform` to every split's features, carrying labels and class names unchanged. */
+export async function mapFeatures(
+  input: InputArtifact,
+  outDir: string,
+  transform: (x: NpyArray, split: SplitName) => { data: NpyData; shape: readonly number[] },
+): Promise<Record<string, number[]>> {
+  const shapes: Record<string, number[]> = {};
+  for (const split of splitsOf(input)) {
+    const result = transform(await readFeatures(input, split), split);
+    await writeArray(outDir, `x_${split}.npy`, result.data, result.shape);
+    shapes[split] = [...result.shape];
+  }
+  await carry(input, outDir, labelFiles(input));
+  return shapes;
+}

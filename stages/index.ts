@@ -1,0 +1,17 @@
+/** The stage registry: one line per stage kind. Stage modules load heavy libraries lazily inside run(). */
+import type { StageDefinition } from './types.js';
+import { flatten } from './flatten.js';
+import { inspect } from './inspect.js';
+import { load } from './load.js';
+import { normalize } from './normalize.js';
+import { reshape } from './reshape.js';
+import { split } from './split.js';
+
+export const STAGES: Readonly<Record<string, StageDefinition>> = {
+  load,
+  inspect,
+  normalize,
+  reshape,
+  flatten,
+  split,
+};

@@ -1,0 +1,59 @@
+/**
+ * Contract for every model in the registry (`stages/models/index.ts`).
+ * A model is one file exporting a `ModelDefinition`, one registry line, and a params schema
+ * in `schemas/models/<name>.schema.json`.
+ */
+import type { JsonSchema, JsonValue, Params } from '../types.js';
+
+/** Features plus labels. `x` is float32 in [0,1]; shape is [N,28,28,1] (image) or [N,D] (flat). */
+export interface Dataset {
+  readonly x: Float32Array;
+  readonly shape: readonly number[];
+  readonly y: Uint8Array;
+  readonly numClasses: number;
+}
+
+/** One row of the training curves. Validation fields are absent when no validation set was given. */
+export interface EpochRecord {
+  readonly epoch: number;
+  readonly loss: number;
+  readonly accuracy: number;
+  readonly val_loss?: number;
+  readonly val_accuracy?: number;
+  readonly seconds: number;
+  readonly learning_rate?: number;
+}
+
+export interface FitContext {
+  readonly signal: AbortSignal;
+  progress(done: number, total: number, label?: string): void;
+  log(message: string): void;
+  /** Backend forced by the pipeline/CLI, if any (`tensorflow` | `wasm` | `cpu`). */
+  readonly backend?: string;
+}
+
+export interface TrainedModel {
+  /** Row-major [N, numClasses] class probabilities (or scores summing to 1). */
+  predictProba(x: Float32Array, shape: readonly number[]): Promise<Float32Array>;
+  /** Writes everything `load` needs into `dir` (which exists and is empty). */
+  save(dir: string): Promise<void>;
+  readonly history?: readonly EpochRecord[];
+  /** Compute backend used (tfjs backend name, or "js"/"wasm" for classical models). */
+  readonly backend: string;
+  /** Extra figures for the manifest (e.g. train_images_per_s, n_support_vectors). */
+  readonly info?: Record<string, JsonValue>;
+  dispose?(): void;
+}
+
+export interface ModelDefinition {
+  readonly name: string;
+  /** Bump when training output may change for the same params: invalidates caches. */
+  readonly version: number;
+  readonly description: string;
+  /** "image" needs [N,28,28,1]; "flat" needs [N,D]. */
+  readonly input: 'image' | 'flat';
+  /** JSON Schema of this model's params (without the `model` key). */
+  readonly schema: JsonSchema;
+  fit(train: Dataset, validation: Dataset | undefined, params: Params, ctx: FitContext): Promise<TrainedModel>;
+  load(dir: string): Promise<TrainedModel>;
+}

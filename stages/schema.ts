@@ -1,0 +1,29 @@
+/**
+ * Loads JSON Schemas from the top-level `schemas/` folder, the single source of truth for params.
+ * Works both from TypeScript sources (tests) and from compiled `dist/` by locating the package root.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { JsonSchema } from './types.js';
+
+let root: string | undefined;
+
+/** Directory holding pipe's package.json (the repository root). */
+export function packageRoot(): string {
+  if (root) return root;
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'schemas')) || !existsSync(join(dir, 'package.json'))) {
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error('pipe: cannot find the package root (schemas/ next to package.json)');
+    dir = parent;
+  }
+  root = dir;
+  return dir;
+}
+
+/** `loadSchema('stages/load')` reads `schemas/stages/load.schema.json`. */
+export function loadSchema(name: string): JsonSchema {
+  const file = join(packageRoot(), 'schemas', `${name}.schema.json`);
+  return JSON.parse(readFileSync(file, 'utf8')) as JsonSchema;
+}

@@ -1,0 +1,67 @@
+/**
+ * Picks the best TensorFlow.js backend present: tensorflow (tfjs-node-gpu, then tfjs-node) → wasm → cpu.
+ * tfjs-node packages are optional peers: they need libtensorflow, which not every machine can download.
+ */
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import type * as TF from '@tensorflow/tfjs';
+
+export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
+export const BACKENDS: readonly BackendName[] = ['tensorflow', 'wasm', 'cpu'];
+
+export class BackendUnavailableError extends Error {
+  readonly reason = 'backend-unavailable';
+  constructor(readonly backend: string, detail: string) {
+    super(`backend "${backend}" is not available: ${detail}`);
+  }
+}
+
+let ready: Promise<{ tf: typeof TF; backend: BackendName }> | undefined;
+let readyFor: BackendName | undefined;
+
+async function tryTensorflow(): Promise<boolean> {
+  for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
+    try {
+      await import(pkg);
+      return true;
+    } catch {
+      // Not installed (or its native library is missing): try the next one.
+    }
+  }
+  return false;
+}
+
+async function setUp(preferred: BackendName | undefined): Promise<{ tf: typeof TF; backend: BackendName }> {
+  const tf = await import('@tensorflow/tfjs');
+  const order = preferred ? [preferred] : BACKENDS;
+  for (const name of order) {
+    if (name === 'tensorflow') {
+      if (!(await tryTensorflow())) {
+        if (preferred) throw new BackendUnavailableError(name, 'install @tensorflow/tfjs-node or @tensorflow/tfjs-node-gpu (needs internet to fetch libtensorflow)');
+        continue;
+      }
+    } else if (name === 'wasm') {
+      const wasm = await import('@tensorflow/tfjs-backend-wasm');
+      const require = createRequire(import.meta.url);
+      const wasmDir = join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm')), '/');
+      wasm.setWasmPaths(wasmDir.endsWith('/') ? wasmDir : `${wasmDir}/`);
+      const { registerWasmTrainingKernels } = await import('./kernels/index.js');
+      registerWasmTrainingKernels();
+    }
+    if (await tf.setBackend(name)) {
+      await tf.ready();
+      return { tf, backend: name };
+    }
+    if (preferred) throw new BackendUnavailableError(name, 'tf.setBackend failed');
+  }
+  throw new BackendUnavailableError('any', 'no TensorFlow.js backend could start');
+}
+
+/** Initialises TensorFlow.js once per thread; later calls return the same backend. */
+export function initTf(preferred?: BackendName): Promise<{ tf: typeof TF; backend: BackendName }> {
+  if (!ready || (preferred && preferred !== readyFor)) {
+    ready = setUp(preferred);
+    readyFor = preferred;
+  }
+  return ready;
+}

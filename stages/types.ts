@@ -1,0 +1,111 @@
+/**
+ * The contract between the runner and a stage implementation.
+ * A stage is one file exporting a `StageDefinition`, one line in `stages/index.ts`,
+ * and a params schema in `schemas/stages/<kind>.schema.json`.
+ * Stages do all I/O through the context, so the runner sees every input and output.
+ */
+
+/** JSON Schema object (draft 2020-12 subset that ajv accepts). */
+export type JsonSchema = Readonly<Record<string, unknown>>;
+
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+export type Params = Readonly<Record<string, JsonValue>>;
+
+/** One file of a finished artifact, as recorded in its manifest. */
+export interface ArtifactFile {
+  readonly sha256: string;
+  readonly bytes: number;
+}
+
+/** A finished, verified upstream artifact handed to a stage as an input. */
+export interface InputArtifact {
+  /** Stage name that produced it (after sweep expansion). */
+  readonly stage: string;
+  readonly kind: string;
+  /** Absolute directory holding the files. Read-only. */
+  readonly dir: string;
+  readonly files: Readonly<Record<string, ArtifactFile>>;
+  readonly metrics: Readonly<Record<string, JsonValue>>;
+  readonly params: Params;
+  /** Absolute path of one output file; throws a StageInputError naming the stage if absent. */
+  path(file: string): string;
+  has(file: string): boolean;
+}
+
+export interface Progress {
+  readonly done: number;
+  readonly total: number;
+  /** Short unit or phase, e.g. "epoch 3/10" or "trees". */
+  readonly label?: string;
+}
+
+export interface StageContext {
+  readonly stage: string;
+  readonly params: Params;
+  /** Single inputs, keyed by the input names the stage declares. */
+  readonly inputs: Readonly<Record<string, InputArtifact>>;
+  /** Inputs declared with `many: true` (e.g. the report's list of evaluations), in the order written. */
+  readonly inputLists: Readonly<Record<string, readonly InputArtifact[]>>;
+  /** Fresh temporary directory: write every output file here. The runner hashes and commits it. */
+  readonly outDir: string;
+  /** Aborted on Ctrl-C or when the run is cancelled; check between batches/epochs. */
+  readonly signal: AbortSignal;
+  progress(p: Progress): void;
+  log(message: string): void;
+  /** Backend forced by the pipeline/CLI (`tensorflow` | `wasm` | `cpu`), if any. */
+  readonly backend?: string;
+}
+
+export interface StageResult {
+  /** Small JSON figures shown by `pipe show` and used by `compare` (accuracy, fit_s, …). */
+  readonly metrics?: Record<string, JsonValue>;
+  /** Compute backend actually used (recorded in the manifest). */
+  readonly backend?: string;
+}
+
+export interface StageInputSpec {
+  readonly name: string;
+  readonly required: boolean;
+  /** Accepts a list of stage references; delivered in `ctx.inputLists`. */
+  readonly many?: boolean;
+  readonly description: string;
+}
+
+export interface StageDefinition {
+  readonly kind: string;
+  /** Bump when the stage's output for the same params and inputs may change: it invalidates caches. */
+  readonly version: number;
+  readonly description: string;
+  readonly inputs: readonly StageInputSpec[];
+  /** Params schema; for `train`, model-specific params are validated by the model's schema as well. */
+  readonly schema: JsonSchema;
+  /**
+   * Params that pick an implementation with its own schema and version (e.g. `train`'s `model`).
+   * The runner checks the chosen option exists, validates params against its schema, and adds its
+   * version to the cache key.
+   */
+  readonly variant?: StageVariant;
+  /**
+   * External files the stage reads (e.g. the IDX files), name → absolute path. Resolved before the
+   * run; their content hashes join the cache key. Throw a StageInputError when they cannot be found.
+   */
+  fileInputs?(params: Params): Promise<Record<string, string>>;
+  /** True for stages whose output depends on the TensorFlow.js backend choice (the forced choice joins the key). */
+  readonly usesBackend?: boolean;
+  /** Cores the stage keeps busy (scheduler slots). */
+  readonly weight?: number;
+  run(ctx: StageContext): Promise<StageResult>;
+}
+
+export interface StageVariant {
+  readonly param: string;
+  readonly options: Readonly<Record<string, { readonly schema: JsonSchema; readonly version: number; readonly description: string }>>;
+}
+
+/** A stage failed because of its inputs or params (user-facing, no stack trace). */
+export class StageInputError extends Error {
+  readonly reason = 'stage-input';
+  constructor(message: string) {
+    super(message);
+  }
+}
