@@ -22,8 +22,15 @@ export function packageRoot(): string {
   return dir;
 }
 
-/** `loadSchema('stages/load')` reads `schemas/stages/load.schema.json`. */
+const cache = new Map<string, JsonSchema>();
+
+/** `loadSchema('stages/load')` reads `schemas/stages/load.schema.json` (once: callers may compare by identity). */
 export function loadSchema(name: string): JsonSchema {
-  const file = join(packageRoot(), 'schemas', `${name}.schema.json`);
-  return JSON.parse(readFileSync(file, 'utf8')) as JsonSchema;
+  let schema = cache.get(name);
+  if (!schema) {
+    const file = join(packageRoot(), 'schemas', `${name}.schema.json`);
+    schema = JSON.parse(readFileSync(file, 'utf8')) as JsonSchema;
+    cache.set(name, schema);
+  }
+  return schema;
 }

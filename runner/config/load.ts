@@ -113,13 +113,15 @@ export async function loadPipeline(path: string, options: LoadOptions): Promise<
     }
     return { ...stage, params, provenance };
   });
+  if (diagnostics.length) throw new PipelineInvalidError(diagnostics);
+  // Reported together with the planner's findings, so one run lists every problem.
+  const deferred: Diagnostic[] = [];
   const known = new Set(stages.flatMap((s) => [s.name, s.group]));
   for (const o of stageOverrides) {
     if (!known.has(o.target)) {
-      diagnostics.push({ severity: 'error', message: `--set ${o.text}: no stage named "${o.target}".${didYouMean(o.target, [...known])}` });
+      deferred.push({ severity: 'error', message: `--set ${o.text}: no stage named "${o.target}".${didYouMean(o.target, [...known])}` });
     }
   }
-  if (diagnostics.length) throw new PipelineInvalidError(diagnostics);
   return {
     name: raw.name ?? basename(path, extname(path)),
     ...(raw.description !== undefined ? { description: raw.description } : {}),
@@ -128,6 +130,7 @@ export async function loadPipeline(path: string, options: LoadOptions): Promise<
     defaults: defaults ?? {},
     stages: withOverrides,
     source,
+    diagnostics: deferred,
   };
 }
 

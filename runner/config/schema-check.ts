@@ -1,10 +1,10 @@
 /** ajv wrapper: compiles each schema once and turns errors into located, actionable messages. */
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { JsonSchema } from '../../stages/types.js';
-import { didYouMean } from '../diagnostics.js';
+import { closest, didYouMean } from '../diagnostics.js';
 import type { JsonPath } from './source.js';
 
-const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
+const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, verbose: true });
 const compiled = new WeakMap<JsonSchema, ValidateFunction>();
 
 export interface SchemaProblem {
@@ -24,7 +24,7 @@ export function checkSchema<T>(schema: JsonSchema, value: T): { value: T; proble
   }
   const copy = structuredClone(value);
   if (validate(copy)) return { value: copy, problems: [] };
-  return { value: copy, problems: simplify(validate.errors ?? []).map((e) => describe(e, schema)) };
+  return { value: copy, problems: simplify(validate.errors ?? []).map(describe) };
 }
 
 function pointerToPath(pointer: string): (string | number)[] {
@@ -40,8 +40,18 @@ function pointerToPath(pointer: string): (string | number)[] {
 function simplify(errors: ErrorObject[]): ErrorObject[] {
   const oneOfPaths = new Set(errors.filter((e) => e.keyword === 'oneOf' || e.keyword === 'anyOf').map((e) => e.instancePath));
   const kept = errors.filter((e) => e.keyword === 'oneOf' || e.keyword === 'anyOf' || !oneOfPaths.has(e.instancePath));
+  // "missing kind" next to an unknown "kindd" is the same mistake: keep only the specific message.
+  const misspelt = new Set(
+    kept
+      .filter((e) => e.keyword === 'additionalProperties')
+      .map((e) => {
+        const allowed = Object.keys((e.parentSchema?.['properties'] as object | undefined) ?? {});
+        return `${e.instancePath}|${closest(String((e.params as { additionalProperty: string }).additionalProperty), allowed) ?? ''}`;
+      }),
+  );
   const seen = new Set<string>();
   return kept.filter((e) => {
+    if (e.keyword === 'required' && misspelt.has(`${e.instancePath}|${String((e.params as { missingProperty: string }).missingProperty)}`)) return false;
     const id = `${e.instancePath}|${e.keyword}|${JSON.stringify(e.params)}`;
     if (seen.has(id)) return false;
     seen.add(id);
@@ -49,22 +59,13 @@ function simplify(errors: ErrorObject[]): ErrorObject[] {
   });
 }
 
-function schemaAt(schema: JsonSchema, path: readonly (string | number)[]): JsonSchema | undefined {
-  let node: JsonSchema | undefined = schema;
-  for (const segment of path) {
-    const properties = node?.['properties'] as Record<string, JsonSchema> | undefined;
-    node = properties?.[String(segment)];
-  }
-  return node;
-}
-
-function describe(error: ErrorObject, schema: JsonSchema): SchemaProblem {
+function describe(error: ErrorObject): SchemaProblem {
   const path = pointerToPath(error.instancePath);
   const where = path.length ? `"${path.join('.')}"` : 'the value';
   switch (error.keyword) {
     case 'additionalProperties': {
       const extra = String((error.params as { additionalProperty: string }).additionalProperty);
-      const allowed = Object.keys((schemaAt(schema, path)?.['properties'] as object | undefined) ?? {});
+      const allowed = Object.keys((error.parentSchema?.['properties'] as object | undefined) ?? {});
       return {
         path: [...path, extra],
         part: 'key',

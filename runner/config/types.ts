@@ -1,5 +1,6 @@
 /** Types of each phase: StageConfig (as written) → PlannedStage (resolved, validated) → Plan. */
 import type { JsonValue, Params, StageDefinition } from '../../stages/types.js';
+import type { Diagnostic } from '../diagnostics.js';
 import type { JsonPath, ParsedSource } from './source.js';
 
 export type BackendChoice = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
@@ -36,6 +37,8 @@ export interface PipelineConfig {
   readonly defaults: Readonly<Record<string, Readonly<Record<string, JsonValue>>>>;
   readonly stages: readonly StageConfig[];
   readonly source: ParsedSource;
+  /** Problems found while loading that do not stop planning; the planner reports them with its own. */
+  readonly diagnostics: readonly Diagnostic[];
 }
 
 export interface PlannedInput {

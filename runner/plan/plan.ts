@@ -7,7 +7,7 @@ import { resolveStages, type StageRegistry } from '../config/resolve.js';
 import type { PipelineConfig, Plan, PlannedStage } from '../config/types.js';
 
 export function plan(config: PipelineConfig, registry: StageRegistry): Plan {
-  const diagnostics: Diagnostic[] = [];
+  const diagnostics: Diagnostic[] = [...config.diagnostics];
   const stages = resolveStages(config, registry, diagnostics);
   if (diagnostics.length) throw new PipelineInvalidError(diagnostics);
 

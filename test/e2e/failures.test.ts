@@ -1,0 +1,79 @@
+import { readdir, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { byStatus, makeRig, type Rig } from './rig.js';
+
+describe('failures, interruption and locking', () => {
+  let rig: Rig;
+  beforeAll(async () => {
+    rig = await makeRig();
+  });
+  afterAll(async () => rig.cleanup());
+
+  it('a failing stage skips its dependents while independent branches finish', async () => {
+    await rig.write(
+      'fail.yaml',
+      `stages:
+  load: { kind: load, params: { train_limit: 1000, test_limit: 100 } }
+  normalize: { kind: normalize, inputs: { data: load } }
+  split-once: { kind: split, inputs: { data: normalize } }
+  split-twice: { kind: split, inputs: { data: split-once } }
+  after-bad: { kind: flatten, inputs: { data: split-twice } }
+  flatten: { kind: flatten, inputs: { data: normalize } }
+  split-flat: { kind: split, inputs: { data: flatten } }
+`,
+    );
+    const result = await rig.pipe(['run', 'fail.yaml', '--json']);
+    expect(result.code).toBe(1);
+    const events = rig.events(result);
+    expect(byStatus(events, 'stage-failed')).toEqual(['split-twice']);
+    expect(byStatus(events, 'stage-skipped')).toEqual(['after-bad']);
+    expect(byStatus(events, 'stage-done')).toEqual(['flatten', 'load', 'normalize', 'split-flat', 'split-once']);
+    const failed = events.find((e) => e.type === 'stage-failed') as { error: { message: string; stack?: string } };
+    expect(failed.error.message).toContain('already split');
+    expect(failed.error.stack).toBeUndefined();
+    // Nothing half-written is left behind.
+    expect(await readdir(join(rig.dir, '.pipe', 'tmp'))).toEqual([]);
+    const text = await rig.pipe(['run', 'fail.yaml']);
+    expect(text.stdout).toMatch(/0 ran, 5 cached, 1 failed, 1 skipped/);
+  });
+
+  it('SIGKILL mid-stage, then a rerun completes without manual cleanup', async () => {
+    // Full-size data so that normalize is still writing when the kill lands.
+    await rig.write('kill.yaml', 'stages:\n  load: { kind: load }\n  normalize: { kind: normalize, inputs: { data: load } }\n  reshape: { kind: reshape, inputs: { data: normalize } }\n');
+    const child = rig.spawnPipe(['run', 'kill.yaml', '--json']);
+    await new Promise<void>((resolve, reject) => {
+      let out = '';
+      child.stdout?.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (out.includes('"type":"stage-start","stage":"normalize"')) {
+          setTimeout(() => child.kill('SIGKILL'), 300);
+        }
+      });
+      child.on('exit', () => resolve());
+      child.on('error', reject);
+    });
+    expect(child.signalCode).toBe('SIGKILL');
+    const leftovers = await readdir(join(rig.dir, '.pipe', 'tmp'));
+    expect(leftovers.length).toBeGreaterThan(0);
+    const rerun = await rig.pipe(['run', 'kill.yaml', '--json']);
+    expect(rerun.code, rerun.stderr).toBe(0);
+    const events = rig.events(rerun);
+    const notices = events.filter((e) => e.type === 'notice').map((e) => String(e['message']));
+    expect(notices.some((n) => n.includes('stale lock'))).toBe(true);
+    expect(notices.some((n) => n.includes('unfinished artifact'))).toBe(true);
+    expect(byStatus(events, 'stage-cached')).toEqual(['load']);
+    expect(byStatus(events, 'stage-done')).toEqual(['normalize', 'reshape']);
+    expect((await rig.pipe(['status', 'kill.yaml'])).code).toBe(0);
+  });
+
+  it('a live lock held by another process is reported, not broken', async () => {
+    await writeFile(join(rig.dir, '.pipe', 'lock'), JSON.stringify({ pid: process.pid, host: hostname(), started_at: new Date().toISOString(), command: 'pipe run other.yaml' }));
+    const result = await rig.pipe(['run', 'kill.yaml']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`the store is in use by another pipe process (pid ${process.pid}`);
+    await writeFile(join(rig.dir, '.pipe', 'lock'), JSON.stringify({ pid: 999_999_999, host: hostname(), started_at: new Date().toISOString(), command: 'x' }));
+    expect((await rig.pipe(['run', 'kill.yaml'])).code).toBe(0);
+  });
+});

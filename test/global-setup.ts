@@ -1,0 +1,7 @@
+import { execFileSync } from 'node:child_process';
+
+/** Compiles the project once: end-to-end tests drive the compiled CLI (worker threads need JS). */
+export default function setup(): void {
+  if (process.env['PIPE_TEST_SKIP_BUILD'] === '1') return;
+  execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], { stdio: 'inherit' });
+}

@@ -1,0 +1,268 @@
+/**
+ * The wasm training kernels (stages/tf/kernels) against the cpu backend, op by op and through whole
+ * gradient steps. Shapes are small and random (fixed seed) so the cpu reference stays fast.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import type * as TF from '@tensorflow/tfjs';
+import { initTf } from '../../stages/tf/backend.js';
+import { registerWasmTrainingKernels, WASM_TRAINING_KERNELS } from '../../stages/tf/kernels/index.js';
+import { simdRoutines } from '../../stages/tf/kernels/wasm_simd.js';
+import { OUR_KERNEL } from '../../stages/tf/kernels/wasm_util.js';
+
+let tf: typeof TF;
+
+/** Deterministic PRNG, so a failing case can be reproduced from its printed parameters. */
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+const rand = rng(12345);
+const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
+const int = (lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo + 1));
+const values = (n: number, opts: { ints?: boolean } = {}) =>
+  Float32Array.from({ length: n }, () => (opts.ints ? Math.floor(rand() * 4) - 1 : rand() * 2 - 1));
+
+type Inputs = Record<string, { shape: number[]; data: Float32Array | Int32Array | Uint8Array; dtype?: TF.DataType }>;
+
+/** Runs `kernel` on one backend from plain arrays and returns the output values and shape. */
+async function runOn(backend: 'cpu' | 'wasm', kernel: string, inputs: Inputs, attrs: object) {
+  await tf.setBackend(backend);
+  const ts: Record<string, TF.Tensor> = {};
+  for (const [k, v] of Object.entries(inputs)) ts[k] = tf.tensor(v.data, v.shape, v.dtype ?? 'float32');
+  const out = tf.engine().runKernel(kernel, ts, attrs as TF.NamedAttrMap) as TF.Tensor;
+  const result = { shape: out.shape, data: Array.from(await out.data()) as number[] };
+  tf.dispose([out, ...Object.values(ts)]);
+  return result;
+}
+
+function expectClose(actual: number[], expected: number[], tol: number, what: string) {
+  expect(actual.length, what).toBe(expected.length);
+  let worst = 0;
+  for (let i = 0; i < actual.length; i++) {
+    const err = Math.abs(actual[i]! - expected[i]!) / (1 + Math.abs(expected[i]!));
+    if (!(err <= worst)) worst = err; // also catches NaN
+  }
+  expect(worst, what).toBeLessThanOrEqual(tol);
+}
+
+async function compare(kernel: string, inputs: Inputs, attrs: object, tol = 1e-4) {
+  const want = await runOn('cpu', kernel, inputs, attrs);
+  const got = await runOn('wasm', kernel, inputs, attrs);
+  const what = `${kernel} ${JSON.stringify(attrs)} ${JSON.stringify(Object.values(inputs).map((i) => i.shape))}`;
+  expect(got.shape, what).toEqual(want.shape);
+  expectClose(got.data, want.data, tol, what);
+}
+
+beforeAll(async () => {
+  ({ tf } = await initTf('wasm'));
+});
+
+describe('registration', () => {
+  it('is idempotent and replaces the stock kernels', () => {
+    const before = WASM_TRAINING_KERNELS.map((k) => tf.getKernel(k.kernelName, 'wasm')?.kernelFunc);
+    registerWasmTrainingKernels();
+    registerWasmTrainingKernels();
+    const after = WASM_TRAINING_KERNELS.map((k) => tf.getKernel(k.kernelName, 'wasm')?.kernelFunc);
+    expect(after).toEqual(before);
+    for (const fn of after) expect(fn && OUR_KERNEL in fn).toBe(true);
+  });
+
+  it('runs on the SIMD heap routines in Node', () => {
+    expect(simdRoutines((tf.backend() as unknown as { wasm: object }).wasm)).not.toBeNull();
+  });
+});
+
+const PADS = ['same', 'valid'] as const;
+
+/** Random conv geometry; `c` forced to 1 exercises the GEMM filter-gradient route. */
+function convCase(opts: { c?: number; stride?: number; pad?: 'same' | 'valid' | number } = {}) {
+  const k = int(1, 3);
+  const stride = opts.stride ?? pick([1, 2]);
+  const pad = opts.pad ?? pick(PADS);
+  const n = int(1, 3);
+  const h = int(k + 1, 9);
+  const w = int(k + 1, 9);
+  const c = opts.c ?? pick([1, 3, 4, 8]);
+  const co = pick([2, 4, 5, 16]);
+  const info = tf.backend_util.computeConv2DInfo([n, h, w, c], [k, k, c, co], stride, 1, pad);
+  return { n, h, w, c, co, k, stride, pad, outShape: info.outShape };
+}
+
+describe('Conv2DBackpropFilter', () => {
+  it('matches cpu on random shapes, strides 1/2, same/valid/explicit padding', async () => {
+    const cases = [
+      ...Array.from({ length: 14 }, () => convCase()),
+      convCase({ c: 1, stride: 1, pad: 'same' }), // GEMM route
+      convCase({ c: 1, stride: 2, pad: 'valid' }),
+      convCase({ c: 8, stride: 2, pad: 'valid' }), // conv route, often with cropped rows
+      convCase({ c: 4, stride: 1, pad: 1 }),
+    ];
+    for (const t of cases) {
+      await compare('Conv2DBackpropFilter', {
+        x: { shape: [t.n, t.h, t.w, t.c], data: values(t.n * t.h * t.w * t.c) },
+        dy: { shape: t.outShape, data: values(t.outShape.reduce((a, b) => a * b)) },
+      }, { strides: t.stride, pad: t.pad, dataFormat: 'NHWC', filterShape: [t.k, t.k, t.c, t.co] });
+    }
+  });
+
+  it('handles the 13x13 -> stride 2 valid case whose last row is never read', async () => {
+    const [n, h, c, co] = [2, 8, 4, 3];
+    const oh = 3; // (8 - 3) / 2 + 1, so row 7 is outside every window
+    await compare('Conv2DBackpropFilter', {
+      x: { shape: [n, h, h, c], data: values(n * h * h * c) },
+      dy: { shape: [n, oh, oh, co], data: values(n * oh * oh * co) },
+    }, { strides: 2, pad: 'valid', dataFormat: 'NHWC', filterShape: [3, 3, c, co] });
+  });
+});
+
+describe('Conv2DBackpropInput', () => {
+  it('matches cpu on random shapes, strides 1/2, same/valid/explicit padding', async () => {
+    const cases = [...Array.from({ length: 16 }, () => convCase()), convCase({ stride: 2, pad: 2 }), convCase({ stride: 1, pad: 1 })];
+    for (const t of cases) {
+      await compare('Conv2DBackpropInput', {
+        dy: { shape: t.outShape, data: values(t.outShape.reduce((a, b) => a * b)) },
+        filter: { shape: [t.k, t.k, t.c, t.co], data: values(t.k * t.k * t.c * t.co) },
+      }, { strides: t.stride, pad: t.pad, dataFormat: 'NHWC', inputShape: [t.n, t.h, t.w, t.c] });
+    }
+  });
+});
+
+describe('MaxPoolGrad', () => {
+  const cases: Array<{ shape: [number, number, number, number]; size: number; stride: number; pad: 'same' | 'valid' }> = [
+    { shape: [2, 6, 6, 8], size: 2, stride: 2, pad: 'valid' }, // SIMD path
+    { shape: [3, 7, 5, 4], size: 2, stride: 2, pad: 'valid' }, // SIMD path, odd sizes (uncovered row/col)
+    { shape: [2, 6, 8, 4], size: 2, stride: 2, pad: 'same' }, // same == valid here: SIMD path
+    { shape: [2, 5, 5, 3], size: 2, stride: 2, pad: 'same' }, // padded window, C % 4 != 0: JS path
+    { shape: [2, 7, 6, 5], size: 3, stride: 2, pad: 'same' }, // overlapping windows
+    { shape: [1, 6, 6, 2], size: 3, stride: 1, pad: 'valid' },
+    { shape: [2, 6, 6, 4], size: 2, stride: 1, pad: 'valid' },
+  ];
+  it.each(cases)('matches cpu for $shape size $size stride $stride $pad, including ties', async ({ shape, size, stride, pad }) => {
+    for (const ints of [false, true]) { // small integers make ties common, as ReLU zeros do in training
+      const n = shape.reduce((a, b) => a * b);
+      const input = values(n, { ints });
+      await tf.setBackend('cpu');
+      const output = tf.tidy(() => tf.maxPool(tf.tensor4d(input, shape), size, stride, pad));
+      const outData = output.dataSync() as Float32Array;
+      const outShape = output.shape;
+      output.dispose();
+      await compare('MaxPoolGrad', {
+        dy: { shape: outShape, data: values(outData.length) },
+        input: { shape, data: input },
+        output: { shape: outShape, data: outData },
+      }, { filterSize: size, strides: stride, pad });
+    }
+  });
+});
+
+describe('BatchMatMul', () => {
+  it('matches cpu for every transpose combination, 2-D and batched', async () => {
+    for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+      for (const batch of [[], [1], [3]]) {
+        const [m, k, n] = [int(1, 9), int(1, 9), int(1, 9)];
+        const aShape = [...batch, ...(ta ? [k, m] : [m, k])];
+        const bShape = [...batch, ...(tb ? [n, k] : [k, n])];
+        await compare('BatchMatMul', {
+          a: { shape: aShape, data: values(aShape.reduce((p, q) => p * q, 1)) },
+          b: { shape: bShape, data: values(bShape.reduce((p, q) => p * q, 1)) },
+        }, { transposeA: ta, transposeB: tb });
+      }
+    }
+  });
+});
+
+describe('Tile, Sum, Mean', () => {
+  it('Tile matches cpu for float32, int32 and bool', async () => {
+    const cases: Array<[number[], number[]]> = [[[1, 1, 1, 4], [2, 3, 5, 1]], [[2, 3], [3, 2]], [[3, 1, 2], [1, 4, 1]], [[5], [3]], [[2, 2], [1, 1]]];
+    for (const [shape, reps] of cases) {
+      const n = shape.reduce((a, b) => a * b);
+      await compare('Tile', { x: { shape, data: values(n) } }, { reps });
+      await compare('Tile', { x: { shape, data: Int32Array.from(values(n, { ints: true })), dtype: 'int32' } }, { reps });
+      await compare('Tile', { x: { shape, data: Uint8Array.from(values(n), (v) => (v > 0 ? 1 : 0)), dtype: 'bool' } }, { reps });
+    }
+  });
+
+  it('Sum and Mean match cpu on leading, other and all axes', async () => {
+    const shape = [5, 3, 4, 8];
+    const x = { x: { shape, data: values(5 * 3 * 4 * 8) } };
+    for (const kernel of ['Sum', 'Mean']) {
+      for (const axis of [[0, 1, 2], [0], [1, 0], [2, 3], [0, 1, 2, 3], [-1]]) {
+        for (const keepDims of [false, true]) await compare(kernel, x, { axis, keepDims });
+      }
+      await compare(kernel, { x: { shape: [7, 3], data: values(21) } }, { axis: [0], keepDims: false }); // cols % 4 != 0
+    }
+    // Long reduction: blocked float32 partial sums must stay as accurate as the cpu's float64 loop.
+    const long = { x: { shape: [4096, 8], data: values(4096 * 8) } };
+    await compare('Sum', long, { axis: [0], keepDims: false }, 1e-5);
+  });
+});
+
+/** A tiny CNN with every layer kind the seed CNN and ResNet use (conv same/valid/strided, pool, BN, dense). */
+function smallNet(seed: number): TF.LayersModel {
+  const input = tf.input({ shape: [9, 9, 2] });
+  const init = (s: number) => tf.initializers.glorotUniform({ seed: seed + s });
+  let y = tf.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init(1) }).apply(input) as TF.SymbolicTensor;
+  y = tf.layers.maxPooling2d({ poolSize: 2 }).apply(y) as TF.SymbolicTensor;
+  const skip = y;
+  y = tf.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', useBias: false, kernelInitializer: init(2) }).apply(y) as TF.SymbolicTensor;
+  y = tf.layers.batchNormalization().apply(y) as TF.SymbolicTensor;
+  y = tf.layers.add().apply([y, skip]) as TF.SymbolicTensor;
+  y = tf.layers.activation({ activation: 'relu' }).apply(y) as TF.SymbolicTensor;
+  y = tf.layers.conv2d({ filters: 8, kernelSize: 2, strides: 2, activation: 'relu', kernelInitializer: init(3) }).apply(y) as TF.SymbolicTensor;
+  y = tf.layers.flatten().apply(y) as TF.SymbolicTensor;
+  const out = tf.layers.dense({ units: 3, activation: 'softmax', kernelInitializer: init(4) }).apply(y) as TF.SymbolicTensor;
+  return tf.model({ inputs: input, outputs: out });
+}
+
+async function oneStep(backend: 'cpu' | 'wasm', xs: Float32Array, ys: Float32Array, n: number) {
+  await tf.setBackend(backend);
+  const model = smallNet(7);
+  const optimizer = tf.train.sgd(0.1);
+  model.compile({ optimizer, loss: 'categoricalCrossentropy' });
+  const [x, y] = [tf.tensor4d(xs, [n, 9, 9, 2]), tf.tensor2d(ys, [n, 3])];
+  // Gradients of the loss w.r.t. every trainable weight, then one fit step through the layers API.
+  const grads = tf.tidy(() => {
+    const { grads: g } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as TF.Tensor) as TF.Scalar);
+    return model.trainableWeights.map((w) => Array.from(g[w.originalName]!.dataSync()));
+  });
+  await model.fit(x, y, { batchSize: n, epochs: 1, shuffle: false, verbose: 0 });
+  const weights = model.getWeights().map((w) => Array.from(w.dataSync()));
+  tf.dispose([x, y]);
+  model.dispose();
+  optimizer.dispose();
+  return { grads, weights };
+}
+
+describe('training through the kernels', () => {
+  it('gradients and one fit step of a small conv net with batch norm agree with cpu', async () => {
+    const n = 6;
+    const xs = values(n * 9 * 9 * 2);
+    const ys = new Float32Array(n * 3).map((_, i) => (i % 3 === i % 2 ? 1 : 0));
+    const want = await oneStep('cpu', xs, ys, n);
+    const got = await oneStep('wasm', xs, ys, n);
+    expect(got.grads.length).toBe(want.grads.length);
+    want.grads.forEach((g, i) => expectClose(got.grads[i]!, g, 1e-4, `gradient ${i}`));
+    want.weights.forEach((w, i) => expectClose(got.weights[i]!, w, 1e-4, `weight ${i} after fit`));
+  });
+
+  it('keeps tensor count and wasm heap stable across training steps', async () => {
+    await tf.setBackend('wasm');
+    const model = smallNet(3);
+    const optimizer = tf.train.adam(1e-3);
+    model.compile({ optimizer, loss: 'categoricalCrossentropy' });
+    const x = tf.randomNormal([32, 9, 9, 2]);
+    const y = tf.oneHot(tf.randomUniform([32], 0, 3, 'int32') as TF.Tensor1D, 3);
+    const heap = () => (tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array } }).wasm.HEAPU8.buffer.byteLength;
+    for (let i = 0; i < 3; i++) await model.trainOnBatch(x, y);
+    const [tensors, bytes] = [tf.memory().numTensors, heap()];
+    for (let i = 0; i < 20; i++) await model.trainOnBatch(x, y);
+    expect(tf.memory().numTensors).toBe(tensors);
+    expect(heap()).toBe(bytes);
+    tf.dispose([x, y]);
+    model.dispose();
+    optimizer.dispose();
+  });
+});

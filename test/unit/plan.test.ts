@@ -1,0 +1,118 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { formatDiagnostic, PipelineInvalidError } from '../../runner/diagnostics.js';
+import { loadPipeline } from '../../runner/config/load.js';
+import { plan, selectTargets } from '../../runner/plan/plan.js';
+import { isManyInput } from '../../runner/cli/context.js';
+import { STAGES } from '../../stages/index.js';
+
+async function planText(yaml: string, overrides: string[] = []): Promise<ReturnType<typeof plan>> {
+  const dir = await mkdtemp(join(tmpdir(), 'pipe-plan-'));
+  const file = join(dir, 'p.yaml');
+  await writeFile(file, yaml);
+  return plan(await loadPipeline(file, { overrides, isManyInput }), STAGES);
+}
+
+async function problems(yaml: string, overrides: string[] = []): Promise<string[]> {
+  try {
+    await planText(yaml, overrides);
+  } catch (error) {
+    if (error instanceof PipelineInvalidError) return error.diagnostics.map(formatDiagnostic);
+    throw error;
+  }
+  return [];
+}
+
+const BASE = `params: { seed: 3 }
+defaults:
+  split: { validation: 0.2 }
+stages:
+  load: { kind: load, params: { train_limit: 100 } }
+  norm: { kind: normalize, inputs: { data: load } }
+  flat: { kind: flatten, inputs: { data: norm } }
+  img: { kind: reshape, inputs: { data: norm } }
+  split-flat: { kind: split, inputs: { data: flat }, params: { seed: "\${params.seed}" } }
+  split-img: { kind: split, inputs: { data: img } }
+`;
+
+describe('planning', () => {
+  it('orders stages topologically with stable ties and resolves defaults, shared params and schema defaults', async () => {
+    const p = await planText(BASE);
+    expect(p.stages.map((s) => s.name)).toEqual(['load', 'norm', 'flat', 'img', 'split-flat', 'split-img']);
+    const split = p.byName.get('split-flat');
+    expect(split?.params).toEqual({ seed: 3, validation: 0.2, stratify: true });
+    expect(split?.provenance['seed']).toEqual({ source: 'file', path: ['stages', 'split-flat', 'params', 'seed'] });
+    expect(split?.provenance['validation']).toEqual({ source: 'defaults', path: ['defaults', 'split', 'validation'] });
+    expect(split?.provenance['stratify']).toEqual({ source: 'schema-default' });
+    expect(split?.impl).toBe('split@1');
+  });
+
+  it('gives the longest remaining chain the highest priority', async () => {
+    const p = await planText(BASE);
+    expect(p.priority.get('load')).toBe(4);
+    expect(p.priority.get('split-img')).toBe(1);
+  });
+
+  it('selects a target with its ancestors only', async () => {
+    const p = await planText(BASE);
+    expect([...selectTargets(p, ['split-img']).names].sort()).toEqual(['img', 'load', 'norm', 'split-img']);
+    expect(selectTargets(p, ['nope']).unknown).toEqual(['nope']);
+  });
+
+  it('--set overrides stage params and shared params, validated by the same schema', async () => {
+    const p = await planText(BASE, ['split-img.seed=9', 'params.seed=5']);
+    expect(p.byName.get('split-img')?.params['seed']).toBe(9);
+    expect(p.byName.get('split-img')?.provenance['seed']).toEqual({ source: 'cli', text: '--set split-img.seed=9' });
+    expect(p.byName.get('split-flat')?.params['seed']).toBe(5);
+    const bad = await problems(BASE, ['split-img.seed=abc', 'nosuch.x=1']);
+    expect(bad.join('\n')).toContain('"seed" must be integer');
+    expect(bad.join('\n')).toContain('no stage named "nosuch"');
+  });
+
+  it('reports every problem at once', async () => {
+    const out = await problems(`stages:
+  load: { kind: lod }
+  a: { kind: split, inputs: { data: missing } }
+  b: { kind: split, inputs: { data: load }, params: { seed: x } }
+`);
+    expect(out).toHaveLength(3);
+  });
+});
+
+describe('sweeps', () => {
+  const SWEEP = (matrix: string): string => `stages:
+  load: { kind: load }
+  norm: { kind: normalize, inputs: { data: load } }
+  split:
+    kind: split
+    inputs: { data: norm }
+    matrix: ${matrix}
+  flat: { kind: flatten, inputs: { data: split } }
+`;
+
+  it('expands a matrix into stably named variants; dependents expand with it', async () => {
+    const p = await planText(SWEEP('{ validation: [0.1, 0.2], seed: [1, 2] }'));
+    const names = p.stages.map((s) => s.name);
+    expect(names).toContain('split[seed=1,validation=0.1]');
+    expect(names).toContain('flat[seed=2,validation=0.2]');
+    expect(names.filter((n) => n.startsWith('split['))).toHaveLength(4);
+    expect(p.dependencies.get('flat[seed=1,validation=0.2]')).toEqual(['split[seed=1,validation=0.2]']);
+    expect(p.byName.get('split[seed=2,validation=0.1]')?.params).toMatchObject({ seed: 2, validation: 0.1 });
+    // Key order in the file does not change names.
+    const swapped = await planText(SWEEP('{ seed: [1, 2], validation: [0.1, 0.2] }'));
+    expect(swapped.stages.map((s) => s.name).sort()).toEqual([...names].sort());
+  });
+
+  it('selects a variant group with name[*]', async () => {
+    const p = await planText(SWEEP('{ seed: [1, 2] }'));
+    expect([...selectTargets(p, ['flat[*]']).names].filter((n) => n.startsWith('flat'))).toHaveLength(2);
+  });
+
+  it('rejects empty lists, unknown params and type mismatches with the YAML line', async () => {
+    expect((await problems(SWEEP('{ seed: [] }'))).join('\n')).toMatch(/p\.yaml:7:\d+: error: "stages\.split\.matrix\.seed" must NOT have fewer than 1 items/);
+    expect((await problems(SWEEP('{ sed: [1] }'))).join('\n')).toMatch(/p\.yaml:7:\d+: error: stage "split\[sed=1\]" params: unknown key "sed"\. Did you mean "seed"\?/);
+    expect((await problems(SWEEP('{ seed: [one] }'))).join('\n')).toMatch(/p\.yaml:7:\d+: error: stage "split\[seed=one\]" params: "seed" must be integer/);
+  });
+});
