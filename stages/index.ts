@@ -5,6 +5,7 @@ import { inspect } from './inspect.js';
 import { load } from './load.js';
 import { normalize } from './normalize.js';
 import { reshape } from './reshape.js';
+import { select } from './select.js';
 import { split } from './split.js';
 
 export const STAGES: Readonly<Record<string, StageDefinition>> = {
@@ -14,4 +15,5 @@ export const STAGES: Readonly<Record<string, StageDefinition>> = {
   reshape,
   flatten,
   split,
+  select,
 };

@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { formatDiagnostic, PipelineInvalidError } from '../diagnostics.js';
 import { StoreLockedError } from '../../artifacts/lock.js';
 import { lsCommand, showCommand } from './commands/artifacts.js';
+import { bestCommand, compareCommand } from './commands/compare.js';
 import { configRenderCommand } from './commands/config-render.js';
 import { dagCommand } from './commands/dag.js';
 import { gcCommand } from './commands/gc.js';
@@ -26,6 +27,8 @@ const USAGE = `usage: pipe <command> [options]
   status <file.yaml>         fresh/stale per stage and why; exit 3 if anything would run (--json)
   dag <file.yaml>            the stage graph (--format text|mermaid|dot)
   config render <file.yaml>  resolved params with their origin (--stage NAME)
+  compare <file.yaml>        sweep variants: varying params and metrics (--sort METRIC [--asc], --format table|json|csv|markdown)
+  best <file.yaml>           the best variant: --metric NAME [--max|--min] [--json]
   ls                         artifacts in the store (--json)
   show <stage|hash>          an artifact's manifest, metrics and files (--json)
   gc [files…]                list unreferenced artifacts; delete them with --yes
@@ -46,6 +49,11 @@ const OPTIONS = {
   yes: { type: 'boolean' },
   'keep-last': { type: 'string' },
   'keep-recent': { type: 'string' },
+  sort: { type: 'string' },
+  asc: { type: 'boolean' },
+  metric: { type: 'string' },
+  max: { type: 'boolean' },
+  min: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -87,6 +95,11 @@ async function dispatch(argv: readonly string[]): Promise<number> {
     case 'config':
       if (rest[0] !== 'render') throw new UsageError('did you mean: pipe config render <file.yaml>');
       return configRenderCommand(needFile(rest.slice(1), 'config render'), { ...common, ...(values.stage ? { stage: values.stage } : {}) }, write);
+    case 'compare':
+      return compareCommand(needFile(rest, 'compare'), { ...common, ...(values.format !== undefined ? { format: values.format } : {}), ...(values.sort !== undefined ? { sort: values.sort } : {}), asc: values.asc === true }, write);
+    case 'best':
+      if (values.max && values.min) throw new UsageError('give --max or --min, not both');
+      return bestCommand(needFile(rest, 'best'), { ...common, ...(values.metric !== undefined ? { metric: values.metric } : {}), min: values.min === true, json: values.json === true }, write);
     case 'ls':
       return lsCommand({ ...common, json: values.json === true }, write);
     case 'show': {
