@@ -92,6 +92,11 @@ export interface StageDefinition {
   fileInputs?(params: Params): Promise<Record<string, string>>;
   /** True for stages whose output depends on the TensorFlow.js backend choice (the forced choice joins the key). */
   readonly usesBackend?: boolean;
+  /**
+   * An output file copied, after every run where the stage ran or was cached, to a stable path
+   * `<dir>/<pipeline name><ext>` (e.g. the report to reports/quick.html).
+   */
+  readonly publish?: { readonly file: string; readonly dir: string; readonly ext: string };
   /** Cores the stage keeps busy (scheduler slots). */
   readonly weight?: number;
   run(ctx: StageContext): Promise<StageResult>;

@@ -12,6 +12,7 @@ import { configRenderCommand } from './commands/config-render.js';
 import { dagCommand } from './commands/dag.js';
 import { gcCommand } from './commands/gc.js';
 import { EXIT, runCommand } from './commands/run.js';
+import { reportCommand } from './commands/report.js';
 import { statusCommand } from './commands/status.js';
 import { UsageError } from './usage-error.js';
 
@@ -24,6 +25,7 @@ const USAGE = `usage: pipe <command> [options]
       --jobs N               stages at once (default: CPU cores, or $PIPE_JOBS)
       --backend B            auto | tensorflow | wasm | cpu
       --json                 NDJSON events on stdout
+  report <file.yaml>         rebuild the HTML report from cached artifacts (never trains)
   status <file.yaml>         fresh/stale per stage and why; exit 3 if anything would run (--json)
   dag <file.yaml>            the stage graph (--format text|mermaid|dot)
   config render <file.yaml>  resolved params with their origin (--stage NAME)
@@ -88,6 +90,8 @@ async function dispatch(argv: readonly string[]): Promise<number> {
   switch (command) {
     case 'run':
       return runCommand(needFile(rest, 'run'), { ...common, ...(values.stage ? { stage: values.stage } : {}), ...(values.force ? { force: values.force } : {}), ...(values.jobs !== undefined ? { jobs: values.jobs } : {}), json: values.json === true, debug: values.debug === true }, write);
+    case 'report':
+      return reportCommand(needFile(rest, 'report'), { ...common, json: values.json === true, debug: values.debug === true }, write);
     case 'status':
       return statusCommand(needFile(rest, 'status'), { ...common, json: values.json === true, ...(values.stage ? { stage: values.stage } : {}) }, write);
     case 'dag':

@@ -8,6 +8,7 @@ import type { RunEvent } from '../../execute/events.js';
 import { execute } from '../../execute/executor.js';
 import { workerLauncher } from '../../execute/launcher.js';
 import { newRunId, writeRunRecord } from '../../execute/run-records.js';
+import { publishOutputs } from '../../execute/publish.js';
 import { selectTargets } from '../../plan/plan.js';
 import { backendChoice, openStore, planFile, previousRuns, storeRoot, type CommonFlags } from '../context.js';
 import { didYouMean } from '../../diagnostics.js';
@@ -103,6 +104,9 @@ export async function runCommand(file: string, flags: RunFlags, write: Output): 
       stages: result.records,
     });
     emit({ type: 'run-end', seconds: (Date.now() - started.getTime()) / 1000, stages: result.summaries, interrupted });
+    for (const path of await publishOutputs(planned, result.summaries, (key) => store.artifactDir(key))) {
+      emit({ type: 'notice', message: `report: ${path}` });
+    }
     if (interrupted) return EXIT.interrupted;
     return result.summaries.some((s) => s.status === 'failed' || s.status === 'skipped') ? EXIT.failed : EXIT.ok;
   } finally {
