@@ -68,6 +68,26 @@ describe('failures, interruption and locking', () => {
     expect((await rig.pipe(['status', 'kill.yaml'])).code).toBe(0);
   });
 
+  it('Ctrl-C stops running stages, keeps finished ones and exits 130', async () => {
+    await rig.write('int.yaml', 'stages:\n  load: { kind: load }\n  normalize: { kind: normalize, inputs: { data: load }, params: { method: standardize } }\n  flatten: { kind: flatten, inputs: { data: normalize } }\n');
+    const child = rig.spawnPipe(['run', 'int.yaml', '--json']);
+    let out = '';
+    const code = await new Promise<number | null>((resolve) => {
+      child.stdout?.on('data', (d: Buffer) => {
+        const before = out;
+        out += d.toString();
+        if (!before.includes('"stage":"normalize"') && out.includes('"type":"stage-start","stage":"normalize"')) child.kill('SIGINT');
+      });
+      child.on('exit', (c) => resolve(c));
+    });
+    expect(code).toBe(130);
+    const events = out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { type: string; stage?: string; interrupted?: boolean });
+    expect(events.find((e) => e.type === 'run-end')?.interrupted).toBe(true);
+    expect(events.filter((e) => e.type === 'stage-done').map((e) => e.stage)).not.toContain('flatten');
+    expect(await readdir(join(rig.dir, '.pipe', 'tmp'))).toEqual([]);
+    expect((await rig.pipe(['run', 'int.yaml'])).code).toBe(0);
+  });
+
   it('a live lock held by another process is reported, not broken', async () => {
     await writeFile(join(rig.dir, '.pipe', 'lock'), JSON.stringify({ pid: process.pid, host: hostname(), started_at: new Date().toISOString(), command: 'pipe run other.yaml' }));
     const result = await rig.pipe(['run', 'kill.yaml']);
