@@ -41,8 +41,13 @@ async function setUp(preferred: BackendName | undefined): Promise<{ tf: typeof T
         continue;
       }
     } else if (name === 'wasm') {
+      // Single-threaded SIMD build, on purpose: tfjs-backend-wasm 4.22 reports no thread support under Node
+      // (WASM_HAS_MULTITHREAD_SUPPORT is false when IS_NODE, tfjs issue #3830), and forcing the flag fails at
+      // start-up because its pthread workers are created from blob: URLs, which worker_threads rejects
+      // (ERR_WORKER_PATH). The runner's parallelism comes from running stages side by side instead.
       const wasm = await import('@tensorflow/tfjs-backend-wasm');
       const require = createRequire(import.meta.url);
+      // The .wasm binaries sit next to the package's main file (dist/); the prefix must end with '/'.
       const wasmDir = join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm')), '/');
       wasm.setWasmPaths(wasmDir.endsWith('/') ? wasmDir : `${wasmDir}/`);
       const { registerWasmTrainingKernels } = await import('./kernels/index.js');

@@ -128,6 +128,25 @@ describe('Conv2DBackpropInput', () => {
       }, { strides: t.stride, pad: t.pad, dataFormat: 'NHWC', inputShape: [t.n, t.h, t.w, t.c] });
     }
   });
+
+  it('covers each route: conv on dy, conv on dilated/cropped dy, GEMM + col2im', async () => {
+    const cases: Array<{ x: [number, number, number, number]; k: number; strides: number | [number, number]; pad: 'same' | 'valid' | number }> = [
+      { x: [2, 9, 9, 4], k: 3, strides: 1, pad: 'same' }, // conv on dy, implicit padding
+      { x: [2, 5, 5, 3], k: 1, strides: [2, 1], pad: 'same' }, // conv on a dilated dy
+      { x: [2, 4, 4, 3], k: 1, strides: 1, pad: 2 }, // negative padding: conv on a cropped dy
+      { x: [2, 5, 5, 4], k: 3, strides: 1, pad: 'valid' }, // output much smaller than input: GEMM
+      { x: [2, 8, 8, 4], k: 3, strides: 2, pad: 'same' }, // strided: GEMM
+      { x: [2, 6, 6, 1], k: 3, strides: 1, pad: 'same' }, // one input channel: GEMM
+    ];
+    for (const { x, k, strides, pad } of cases) {
+      const co = 5;
+      const outShape = tf.backend_util.computeConv2DInfo(x, [k, k, x[3], co], strides, 1, pad).outShape;
+      await compare('Conv2DBackpropInput', {
+        dy: { shape: outShape, data: values(outShape.reduce((a, b) => a * b)) },
+        filter: { shape: [k, k, x[3], co], data: values(k * k * x[3] * co) },
+      }, { strides, pad, dataFormat: 'NHWC', inputShape: x });
+    }
+  });
 });
 
 describe('MaxPoolGrad', () => {
@@ -174,7 +193,20 @@ describe('BatchMatMul', () => {
   });
 });
 
-describe('Tile, Sum, Mean', () => {
+describe('Identity, Tile, Sum, Mean', () => {
+  it('Identity shares the buffer and frees it only when the last holder is disposed', async () => {
+    await tf.setBackend('wasm');
+    const dataIds = () => tf.engine().backend.numDataIds();
+    const before = dataIds();
+    const a = tf.tensor([1, 2, 3, 4], [2, 2]);
+    const b = tf.clone(a);
+    expect(dataIds()).toBe(before + 1);
+    a.dispose();
+    expect(Array.from(b.dataSync())).toEqual([1, 2, 3, 4]);
+    b.dispose();
+    expect(dataIds()).toBe(before);
+  });
+
   it('Tile matches cpu for float32, int32 and bool', async () => {
     const cases: Array<[number[], number[]]> = [[[1, 1, 1, 4], [2, 3, 5, 1]], [[2, 3], [3, 2]], [[3, 1, 2], [1, 4, 1]], [[5], [3]], [[2, 2], [1, 1]]];
     for (const [shape, reps] of cases) {
@@ -197,6 +229,32 @@ describe('Tile, Sum, Mean', () => {
     // Long reduction: blocked float32 partial sums must stay as accurate as the cpu's float64 loop.
     const long = { x: { shape: [4096, 8], data: values(4096 * 8) } };
     await compare('Sum', long, { axis: [0], keepDims: false }, 1e-5);
+  });
+});
+
+describe('FusedBatchNorm', () => {
+  it('matches cpu with vector, scalar and missing parameters', async () => {
+    const cases: Array<{ x: number[]; p: number[]; scale: boolean; offset: boolean }> = [
+      { x: [3, 4, 5, 8], p: [8], scale: true, offset: true }, // SIMD path
+      { x: [3, 4, 5, 8], p: [1, 1, 1, 8], scale: false, offset: true },
+      { x: [6, 12], p: [12], scale: true, offset: false }, // dense layer batch norm
+      { x: [2, 3, 3, 4], p: [1], scale: true, offset: true }, // scalar parameters
+      { x: [2, 3, 3, 3], p: [3], scale: true, offset: true }, // C % 4 != 0: stock kernel
+    ];
+    for (const { x, p, scale, offset } of cases) {
+      const xs = values(x.reduce((a, b) => a * b));
+      const n = p.reduce((a, b) => a * b);
+      const [mean, variance, sc, off] = [values(n), values(n).map((v) => v + 1.5), values(n), values(n)];
+      const result = async (backend: 'cpu' | 'wasm') => {
+        await tf.setBackend(backend);
+        const out = tf.tidy(() => tf.batchNorm(tf.tensor(xs, x), tf.tensor(mean, p), tf.tensor(variance, p),
+          offset ? tf.tensor(off, p) : undefined, scale ? tf.tensor(sc, p) : undefined, 1e-3));
+        const data = Array.from(await out.data());
+        out.dispose();
+        return data;
+      };
+      expectClose(await result('wasm'), await result('cpu'), 1e-5, `batchNorm ${JSON.stringify({ x, p, scale, offset })}`);
+    }
   });
 });
 

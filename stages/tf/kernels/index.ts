@@ -1,0 +1,47 @@
+/**
+ * Kernels that make (and keep) training fast on the tfjs wasm backend. Each replaces or adds one kernel
+ * for backend 'wasm' only; the reasons are in the files named.
+ *
+ * - Conv2DBackpropFilter (missing on wasm: conv training threw) and Conv2DBackpropInput (stock one is a
+ *   scalar loop): XNNPACK convolutions or GEMMs, conv_backprop.ts.
+ * - MaxPoolGrad: single pass, SIMD for 2x2/stride 2, pool_grad.ts.
+ * - BatchMatMul: transposed products steered onto XNNPACK, matmul.ts.
+ * - FusedBatchNorm: one SIMD scale-and-shift pass, batch_norm.ts.
+ * - Identity (no copy), Tile (memmove), Sum/Mean over leading axes (SIMD): reduce_tile.ts.
+ *
+ * Batch-norm training needs no missing kernel: FusedBatchNorm's gradient is built from Sub/Mul/Rsqrt/Sum/Tile,
+ * all present on wasm (and checked against cpu by test/tf/kernels.test.ts).
+ */
+import '@tensorflow/tfjs-backend-wasm'; // registers the stock wasm kernels, which ours delegate to
+import * as tf from '@tensorflow/tfjs';
+import type { KernelConfig } from '@tensorflow/tfjs';
+import { batchNormKernels } from './batch_norm.js';
+import { convBackpropKernels } from './conv_backprop.js';
+import { matMulKernels } from './matmul.js';
+import { poolGradKernels } from './pool_grad.js';
+import { reduceTileKernels } from './reduce_tile.js';
+import { OUR_KERNEL, rememberStockKernel, stockKernel } from './wasm_util.js';
+
+export const WASM_TRAINING_KERNELS: readonly KernelConfig[] = [
+  ...convBackpropKernels, ...poolGradKernels, ...matMulKernels, ...reduceTileKernels, ...batchNormKernels,
+];
+
+/**
+ * Registers the kernels above for backend 'wasm'. Idempotent: kernels already ours are left alone
+ * (even if registered by another copy of this module), stock ones are overridden once.
+ * Works before or after the wasm backend is initialised: an override keeps the stock kernel's setupFunc,
+ * which the engine runs at backend start-up and the stock kernelFunc we delegate to depends on.
+ */
+export function registerWasmTrainingKernels(): void {
+  for (const config of WASM_TRAINING_KERNELS) {
+    const current = tf.getKernel(config.kernelName, 'wasm');
+    if (current && OUR_KERNEL in current.kernelFunc) continue;
+    let setupFunc = config.setupFunc;
+    if (current) {
+      rememberStockKernel(config.kernelName);
+      setupFunc = stockKernel(config.kernelName).setupFunc;
+      tf.unregisterKernel(config.kernelName, 'wasm'); // registerKernel would warn about the duplicate
+    }
+    tf.registerKernel({ ...config, setupFunc });
+  }
+}
