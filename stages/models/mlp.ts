@@ -1,0 +1,40 @@
+/**
+ * `mlp`: dense hidden layers (+ dropout) on flat [N,D] input, softmax output.
+ * Defaults and their reasons: schemas/models/mlp.schema.json.
+ */
+import type * as TF from '@tensorflow/tfjs';
+import { loadSchema } from '../schema.js';
+import { defineTfModel } from './tf/define.js';
+import { intList, num, str } from './tf/options.js';
+import type { ModelDefinition } from './types.js';
+
+const ACTIVATIONS = ['relu', 'elu', 'selu', 'tanh', 'sigmoid', 'swish'] as const;
+
+export const mlp: ModelDefinition = defineTfModel({
+  name: 'mlp',
+  version: 1,
+  description: 'Multi-layer perceptron (dense hidden layers with dropout)',
+  input: 'flat',
+  schema: loadSchema('models/mlp'),
+  build({ tf, p, sampleShape, numClasses, init }) {
+    const hidden = intList(p, 'hidden_layers', [512, 256]);
+    const activation = str(p, 'activation', ACTIVATIONS, 'relu') as Parameters<typeof TF.layers.dense>[0]['activation'];
+    const dropout = num(p, 'dropout', 0.2);
+    const model = tf.sequential({ name: 'mlp' });
+    hidden.forEach((units, i) => {
+      const n = i + 1;
+      model.add(tf.layers.dense({ ...(i === 0 ? { inputShape: sampleShape } : {}), units, activation, kernelInitializer: init(), name: `dense${n}` }));
+      if (dropout > 0) model.add(tf.layers.dropout({ rate: dropout, name: `dropout${n}` }));
+    });
+    model.add(
+      tf.layers.dense({
+        ...(hidden.length === 0 ? { inputShape: sampleShape } : {}),
+        units: numClasses,
+        activation: 'softmax',
+        kernelInitializer: init(),
+        name: 'output',
+      }),
+    );
+    return model;
+  },
+});

@@ -1,0 +1,207 @@
+/**
+ * The training loop shared by the tfjs models. A hand-written loop rather than `model.fit`
+ * because fit shuffles with Math.random, cannot change the learning rate per batch, and
+ * gives no abort hook: here shuffling/augmentation/dropout masks come from one seeded Rng,
+ * so a seed reproduces the same weights on the same backend.
+ */
+import type * as TF from '@tensorflow/tfjs';
+import type { Dataset, EpochRecord, FitContext } from '../types.js';
+import { learningRateAt, type TrainOptions } from './options.js';
+import { Rng } from './prng.js';
+import { predictBatched } from './trained.js';
+
+export interface LoopResult {
+  readonly history: EpochRecord[];
+  readonly stoppedEarly: boolean;
+  /** Epoch (1-based) whose weights the model ends with when early stopping restored them. */
+  readonly bestEpoch?: number;
+}
+
+const EPS = 1e-7;
+
+/** Mean categorical cross-entropy of softmax outputs, clipped like Keras. */
+function crossEntropy(tf: typeof TF, probs: TF.Tensor, oneHot: TF.Tensor): TF.Scalar {
+  return tf.neg(tf.mean(tf.sum(tf.mul(oneHot, tf.log(tf.clipByValue(probs, EPS, 1 - EPS))), 1))) as TF.Scalar;
+}
+
+/** Random shift (zero fill) and horizontal flip, per image, in place on an NHWC batch. */
+function augment(buf: Float32Array, b: number, shape: readonly number[], o: TrainOptions, rng: Rng, tmp: Float32Array): void {
+  const [h = 1, w = 1, c = 1] = shape;
+  const size = h * w * c;
+  for (let i = 0; i < b; i++) {
+    const dx = o.augmentShift ? rng.int(2 * o.augmentShift + 1) - o.augmentShift : 0;
+    const dy = o.augmentShift ? rng.int(2 * o.augmentShift + 1) - o.augmentShift : 0;
+    const flip = o.augmentFlip && rng.next() < 0.5;
+    if (!dx && !dy && !flip) continue;
+    const img = buf.subarray(i * size, (i + 1) * size);
+    tmp.set(img);
+    for (let y = 0; y < h; y++) {
+      const sy = y - dy;
+      for (let x = 0; x < w; x++) {
+        const fx = x - dx;
+        const sx = flip ? w - 1 - fx : fx;
+        for (let k = 0; k < c; k++) {
+          img[(y * w + x) * c + k] = sy >= 0 && sy < h && fx >= 0 && fx < w ? tmp[(sy * w + sx) * c + k]! : 0;
+        }
+      }
+    }
+  }
+}
+
+/** Validation loss/accuracy from batched inference (inference mode: no dropout, BN moving stats). */
+async function evaluate(tf: typeof TF, model: TF.LayersModel, data: Dataset): Promise<{ loss: number; accuracy: number }> {
+  const probs = await predictBatched(tf, model, data.x, data.shape.slice(1), data.numClasses);
+  const n = data.y.length;
+  let loss = 0;
+  let correct = 0;
+  for (let i = 0; i < n; i++) {
+    const row = probs.subarray(i * data.numClasses, (i + 1) * data.numClasses);
+    const label = data.y[i]!;
+    loss -= Math.log(Math.min(1 - EPS, Math.max(EPS, row[label]!)));
+    let best = 0;
+    for (let k = 1; k < row.length; k++) if (row[k]! > row[best]!) best = k;
+    if (best === label) correct++;
+  }
+  return { loss: loss / n, accuracy: correct / n };
+}
+
+function makeOptimizer(tf: typeof TF, o: TrainOptions): { optimizer: TF.Optimizer; setLr(lr: number): void } {
+  if (o.optimizer === 'sgd') {
+    const optimizer = tf.train.momentum(o.learningRate, o.momentum);
+    // Momentum caches -lr in a tensor, so it must go through setLearningRate.
+    return { optimizer, setLr: (lr) => optimizer.setLearningRate(lr) };
+  }
+  const optimizer = tf.train.adam(o.learningRate);
+  // Adam reads its (protected) learningRate field on every step.
+  return { optimizer, setLr: (lr) => ((optimizer as unknown as { learningRate: number }).learningRate = lr) };
+}
+
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+export async function trainLoop(
+  tf: typeof TF,
+  model: TF.LayersModel,
+  train: Dataset,
+  val: Dataset | undefined,
+  o: TrainOptions,
+  ctx: FitContext,
+): Promise<LoopResult> {
+  const rng = new Rng(o.seed ^ 0x2545f491);
+  const sampleShape = train.shape.slice(1);
+  const rowSize = sampleShape.reduce((a, b) => a * b, 1);
+  const n = train.y.length;
+  const bs = Math.min(o.batchSize, n);
+  const stepsPerEpoch = Math.ceil(n / bs);
+  const totalSteps = o.epochs * stepsPerEpoch;
+  const augmenting = sampleShape.length === 3 && (o.augmentShift > 0 || o.augmentFlip);
+
+  const { optimizer, setLr } = makeOptimizer(tf, o);
+  const vars = model.trainableWeights.map((w) => w.read() as TF.Variable);
+  // Dropout layers draw masks from tf.randomUniform(seed): re-seeding them every step gives
+  // masks that differ per batch yet repeat across runs (a fixed seed would repeat one mask).
+  const dropouts = model.layers.filter((l) => l.getClassName() === 'Dropout') as unknown as Array<{ seed?: number }>;
+  const order = Int32Array.from({ length: n }, (_, i) => i);
+  const xb = new Float32Array(bs * rowSize);
+  const yb = new Int32Array(bs);
+  const tmp = new Float32Array(rowSize);
+
+  const history: EpochRecord[] = [];
+  let best = Infinity;
+  let bestEpoch: number | undefined;
+  let bestWeights: TF.Tensor[] | undefined;
+  let wait = 0;
+  let stoppedEarly = false;
+  let step = 0;
+  let lr = o.learningRate;
+
+  try {
+    for (let epoch = 0; epoch < o.epochs && !stoppedEarly; epoch++) {
+      const t0 = performance.now();
+      rng.shuffle(order);
+      let lossSum = 0;
+      let correctSum = 0;
+      for (let s = 0; s < stepsPerEpoch; s++, step++) {
+        ctx.signal.throwIfAborted();
+        const start = s * bs;
+        const b = Math.min(bs, n - start);
+        for (let i = 0; i < b; i++) {
+          const src = order[start + i]!;
+          xb.set(train.x.subarray(src * rowSize, (src + 1) * rowSize), i * rowSize);
+          yb[i] = train.y[src]!;
+        }
+        if (augmenting) augment(xb, b, sampleShape, o, rng, tmp);
+        lr = learningRateAt(o, step, stepsPerEpoch);
+        setLr(lr);
+        for (const d of dropouts) d.seed = rng.seed();
+
+        let correct: TF.Tensor | undefined;
+        const cost = tf.tidy(() => {
+          const xs = tf.tensor(xb.subarray(0, b * rowSize), [b, ...sampleShape]);
+          const labels = tf.tensor1d(yb.subarray(0, b), 'int32');
+          const oneHot = tf.oneHot(labels, train.numClasses);
+          return optimizer.minimize(
+            () => {
+              const probs = model.apply(xs, { training: true }) as TF.Tensor;
+              // Kept so it outlives the forward-pass scope; disposed below.
+              correct = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(probs, 1), labels), 'float32')));
+              const regs = model.calculateLosses();
+              const ce = crossEntropy(tf, probs, oneHot);
+              return regs.length ? (tf.addN([ce, ...regs]) as TF.Scalar) : ce;
+            },
+            true,
+            vars,
+          ) as TF.Scalar;
+        });
+        lossSum += cost.dataSync()[0]! * b;
+        correctSum += correct ? correct.dataSync()[0]! : 0;
+        cost.dispose();
+        correct?.dispose();
+
+        ctx.progress(step + 1, totalSteps, `epoch ${epoch + 1}/${o.epochs}`);
+        // Lets the abort signal (Ctrl-C) and progress output through between batches.
+        await yieldToEventLoop();
+      }
+
+      const record: { -readonly [K in keyof EpochRecord]: EpochRecord[K] } = {
+        epoch: epoch + 1,
+        loss: lossSum / n,
+        accuracy: correctSum / n,
+        seconds: 0,
+        learning_rate: lr,
+      };
+      if (val) {
+        const v = await evaluate(tf, model, val);
+        record.val_loss = v.loss;
+        record.val_accuracy = v.accuracy;
+        if (o.patience > 0) {
+          if (v.loss < best) {
+            best = v.loss;
+            bestEpoch = epoch + 1;
+            wait = 0;
+            if (o.restoreBest) {
+              bestWeights?.forEach((t) => t.dispose());
+              bestWeights = model.getWeights().map((t) => t.clone());
+            }
+          } else if (++wait >= o.patience) {
+            stoppedEarly = true;
+          }
+        }
+      }
+      record.seconds = (performance.now() - t0) / 1000;
+      history.push(record);
+      ctx.log(
+        `epoch ${record.epoch}/${o.epochs} loss ${record.loss.toFixed(4)} acc ${record.accuracy.toFixed(4)}` +
+          (val ? ` val_loss ${record.val_loss!.toFixed(4)} val_acc ${record.val_accuracy!.toFixed(4)}` : '') +
+          ` lr ${lr.toExponential(2)} ${record.seconds.toFixed(1)}s` +
+          (stoppedEarly ? ` (early stop: no val_loss improvement for ${o.patience} epochs)` : ''),
+      );
+    }
+    // With early stopping on, end on the best val-loss epoch's weights (incl. BN statistics).
+    const restored = bestWeights !== undefined && bestEpoch !== history.length;
+    if (restored) model.setWeights(bestWeights!);
+    return { history, stoppedEarly, ...(restored ? { bestEpoch } : {}) };
+  } finally {
+    bestWeights?.forEach((t) => t.dispose());
+    optimizer.dispose();
+  }
+}
