@@ -1,0 +1,154 @@
+/**
+ * `evaluate` stage: reloads a trained model from its train artifact, predicts the test split in
+ * batches (timed), and writes `report.json` (accuracy, per-class metrics, confusion matrix, timings),
+ * `probabilities.npy` and `predictions.npy`. Formats: docs/artifact-formats.md.
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { contentHash } from '../artifacts/hash.js';
+import { readNpy, writeNpy } from '../artifacts/npy.js';
+import { argmaxRows, classificationReport, confusionMatrix, mostConfused } from './evaluate/metrics.js';
+import { getModel } from './models/index.js';
+import type { ModelDefinition } from './models/types.js';
+import { loadSchema } from './schema.js';
+import { StageInputError, type InputArtifact, type JsonValue, type StageDefinition } from './types.js';
+
+async function testFeatures(data: InputArtifact, def: ModelDefinition): Promise<{ x: Float32Array; shape: readonly number[] }> {
+  const arr = await readNpy(data.path('x_test.npy'));
+  const got = `[${arr.shape.join(',')}]`;
+  if (arr.dtype !== 'float32' && arr.dtype !== 'float64') {
+    throw new StageInputError(`${data.stage}/x_test.npy is ${arr.dtype}; evaluate needs float32 features in [0,1]: add a \`normalize\` stage`);
+  }
+  if (def.input === 'image' && arr.shape.length !== 4) {
+    throw new StageInputError(`model "${def.name}" needs images shaped [N,28,28,1] but ${data.stage}/x_test.npy is ${got}; evaluate it on the split the model was trained on (after \`reshape\`)`);
+  }
+  if (def.input === 'flat' && arr.shape.length !== 2) {
+    throw new StageInputError(`model "${def.name}" needs flat features shaped [N,D] but ${data.stage}/x_test.npy is ${got}; evaluate it on the split the model was trained on (after \`flatten\`)`);
+  }
+  const x = arr.data instanceof Float32Array ? arr.data : Float32Array.from(arr.data);
+  return { x, shape: arr.shape };
+}
+
+async function testLabels(data: InputArtifact, n: number): Promise<Uint8Array> {
+  const arr = await readNpy(data.path('y_test.npy'));
+  if (arr.shape.length !== 1 || arr.shape[0] !== n) {
+    throw new StageInputError(`${data.stage}/y_test.npy has shape [${arr.shape.join(',')}] but x_test.npy has ${n} rows`);
+  }
+  const y = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const v = arr.data[i]!;
+    if (!Number.isInteger(v) || v < 0 || v > 255) throw new StageInputError(`${data.stage}/y_test.npy[${i}] = ${v} is not a class index`);
+    y[i] = v;
+  }
+  return y;
+}
+
+/** Class names from the split's classes.json; numbers for classes it does not name. */
+async function classNames(data: InputArtifact, k: number): Promise<string[]> {
+  let names: unknown = [];
+  if (data.has('classes.json')) names = JSON.parse(await readFile(data.path('classes.json'), 'utf8')) as unknown;
+  const list = Array.isArray(names) ? names : [];
+  return Array.from({ length: k }, (_, i) => (typeof list[i] === 'string' ? (list[i] as string) : String(i)));
+}
+
+const round = (v: number, digits: number): number => Number(v.toFixed(digits));
+
+export const evaluate: StageDefinition = {
+  kind: 'evaluate',
+  version: 1,
+  description: 'Scores a trained model on the test split: accuracy, per-class precision/recall/F1, confusion matrix, inference speed',
+  inputs: [
+    { name: 'model', required: true, description: 'Train artifact (params.model names the model; files under model/)' },
+    { name: 'data', required: true, description: 'Split artifact with x_test.npy (float32, the shape the model was trained on) and y_test.npy' },
+  ],
+  schema: loadSchema('stages/evaluate'),
+  usesBackend: true,
+  async run(ctx) {
+    const trainArtifact = ctx.inputs['model'];
+    const data = ctx.inputs['data'];
+    if (!trainArtifact || !data) throw new StageInputError('evaluate: inputs `model` (a train artifact) and `data` (a split artifact) are required');
+    const name = trainArtifact.params['model'] ?? trainArtifact.metrics['model'];
+    if (typeof name !== 'string') throw new StageInputError(`evaluate: input "${trainArtifact.stage}" is not a train artifact (no params.model)`);
+    const batchSize = Number(ctx.params['batch_size'] ?? 1000);
+    const pairLimit = Number(ctx.params['confused_pairs'] ?? 10);
+    const def = getModel(name);
+
+    const { x, shape } = await testFeatures(data, def);
+    const n = shape[0]!;
+    if (n === 0) throw new StageInputError(`${data.stage}/x_test.npy has no rows`);
+    const y = await testLabels(data, n);
+    const rowSize = shape.slice(1).reduce((a, b) => a * b, 1);
+
+    // The model directory is every file under model/; load() reads it from the artifact in place.
+    if (!Object.keys(trainArtifact.files).some((f) => f.startsWith('model/'))) {
+      throw new StageInputError(`evaluate: input "${trainArtifact.stage}" has no model/ files; is it a train artifact?`);
+    }
+    const trained = await def.load(join(trainArtifact.dir, 'model'));
+    try {
+      // One-example warm-up outside the timing: first calls compile kernels, which is not inference speed.
+      await trained.predictProba(x.subarray(0, rowSize), [1, ...shape.slice(1)]);
+      const parts: Float32Array[] = [];
+      const t0 = performance.now();
+      for (let start = 0; start < n; start += batchSize) {
+        ctx.signal.throwIfAborted();
+        const end = Math.min(n, start + batchSize);
+        parts.push(await trained.predictProba(x.subarray(start * rowSize, end * rowSize), [end - start, ...shape.slice(1)]));
+        ctx.progress({ done: end, total: n, label: 'test examples' });
+      }
+      const predictS = (performance.now() - t0) / 1000;
+
+      const width = parts.reduce((s, p) => s + p.length, 0);
+      const k = width / n;
+      if (!Number.isInteger(k) || k < 1) throw new Error(`model "${name}" returned ${width} probabilities for ${n} examples`);
+      const proba = new Float32Array(width);
+      let offset = 0;
+      for (const p of parts) {
+        proba.set(p, offset);
+        offset += p.length;
+      }
+      const maxLabel = y.reduce((m, v) => Math.max(m, v), 0);
+      if (maxLabel >= k) throw new StageInputError(`y_test.npy holds class ${maxLabel} but model "${name}" predicts only ${k} classes`);
+      const predictions = argmaxRows(proba, n, k);
+      const confusion = confusionMatrix(y, predictions, k);
+      const rep = classificationReport(confusion);
+      const classes = await classNames(data, k);
+      const fitS = typeof trainArtifact.metrics['fit_s'] === 'number' ? trainArtifact.metrics['fit_s'] : null;
+      const imagesPerS = Math.round(n / Math.max(predictS, 1e-9));
+
+      const report = {
+        model: name,
+        classes,
+        accuracy: rep.accuracy,
+        per_class: rep.per_class.map((c, i) => ({ class: classes[i]!, ...c })),
+        macro_avg: rep.macro_avg,
+        weighted_avg: rep.weighted_avg,
+        confusion,
+        most_confused: mostConfused(confusion, pairLimit),
+        predict_s: round(predictS, 4),
+        images_per_s: imagesPerS,
+        fit_s: fitS,
+        n_test: n,
+        backend: trained.backend,
+        // Content hash of the train artifact: lets the report pair this evaluation with its training
+        // curves without relying on stage names (which are not part of cache keys).
+        model_content_hash: contentHash(trainArtifact.files),
+      };
+      await writeFile(join(ctx.outDir, 'report.json'), `${JSON.stringify(report, null, 1)}\n`);
+      await writeNpy(join(ctx.outDir, 'probabilities.npy'), proba, [n, k]);
+      await writeNpy(join(ctx.outDir, 'predictions.npy'), predictions, [n]);
+      ctx.log(`${name}: accuracy ${(rep.accuracy * 100).toFixed(2)}%, macro F1 ${rep.macro_avg.f1.toFixed(4)}, ${imagesPerS} images/s`);
+
+      const metrics: Record<string, JsonValue> = {
+        model: name,
+        accuracy: rep.accuracy,
+        macro_f1: rep.macro_avg.f1,
+        predict_s: round(predictS, 4),
+        images_per_s: imagesPerS,
+        fit_s: fitS,
+      };
+      return { metrics, backend: trained.backend };
+    } finally {
+      trained.dispose?.();
+    }
+  },
+};

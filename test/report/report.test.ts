@@ -1,0 +1,149 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pickExamples } from '../../stages/report/gradcam.js';
+import { matchTrainings } from '../../stages/report/load.js';
+import { buildReport, report } from '../../stages/report.js';
+import type { InputArtifact, StageContext } from '../../stages/types.js';
+import { buildFixtures, EVIL, type Fixtures } from './fixtures.js';
+
+let root: string;
+let fx: Fixtures;
+
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'pipe-report-'));
+  fx = await buildFixtures(root);
+});
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+const full = () => ({ inspect: fx.inspect, evaluations: fx.evaluations, trainings: fx.trainings, explanations: fx.explanations, data: fx.data });
+const sectionIds = (html: string) => [...html.matchAll(/<section id="([^"]+)"/g)].map((m) => m[1]);
+/** The figure specs from the JSON data block. */
+const figures = (html: string): { id: string; data: { type: string }[] }[] => {
+  const m = /<script type="application\/json" id="report-data">([\s\S]*?)<\/script>/.exec(html);
+  return (JSON.parse(m![1]!) as { figures: { id: string; data: { type: string }[] }[] }).figures;
+};
+
+describe('report', () => {
+  it('renders every section when every input is given', async () => {
+    const html = await buildReport(full(), { title: 'Quick' });
+    expect(sectionIds(html)).toEqual(['dataset', 'comparison', 'model-0', 'model-1', 'gradcam', 'facts']);
+    const ids = figures(html).map((f) => f.id);
+    expect(ids).toEqual([
+      'fig-dataset-classes',
+      'fig-dataset-histogram',
+      'fig-compare-accuracy',
+      'fig-compare-f1',
+      'fig-compare-fit',
+      'fig-compare-speed',
+      'fig-model-0-confusion',
+      'fig-model-1-curves',
+      'fig-model-1-confusion',
+    ]);
+    for (const id of ids) expect(html).toContain(`id="${id}"`);
+    // Sample grid, misclassified examples and Grad-CAM triplets are inline PNGs.
+    expect(html).toContain('id="dataset-samples"');
+    expect(html).toContain('Most confident mistakes');
+    expect(html.match(/<figure class="triplet/g)).toHaveLength(6);
+    expect(html).toContain('Mean Grad-CAM per class');
+    // Log-scale histogram, curves only for the iterative model.
+    expect(JSON.stringify(figures(html).find((f) => f.id === 'fig-dataset-histogram'))).toContain('"type":"log"');
+    expect(html).toContain('No training curves: the model is not trained iteratively.');
+    // Plotly is inlined: no external scripts or stylesheets.
+    expect(html).not.toMatch(/<script[^>]+src=/);
+    expect(html).not.toMatch(/<link[^>]+stylesheet/);
+    expect(html.length).toBeGreaterThan(4_000_000);
+    expect(html.length).toBeLessThan(10_000_000);
+  });
+
+  it('leaves out sections whose inputs are absent', async () => {
+    const onlyInspect = await buildReport({ inspect: fx.inspect }, {});
+    expect(sectionIds(onlyInspect)).toEqual(['dataset', 'facts']);
+    expect(onlyInspect).toContain('<title>Pipeline report</title>');
+
+    const onlyEvals = await buildReport({ evaluations: fx.evaluations }, {});
+    expect(sectionIds(onlyEvals)).toEqual(['comparison', 'model-0', 'model-1', 'facts']);
+    expect(figures(onlyEvals).some((f) => f.id.endsWith('-curves'))).toBe(false);
+    expect(onlyEvals).not.toContain('Most confident mistakes');
+
+    const empty = await buildReport({}, {});
+    expect(sectionIds(empty)).toEqual([]);
+    expect(empty).toContain('This report has no inputs');
+  });
+
+  it('escapes user strings in HTML, JSON data and Plotly labels', async () => {
+    const html = await buildReport(full(), { title: '<b>My</b> "report"', description: 'a & b <img src=x onerror=alert(1)>' });
+    const scripts = html.match(/<script\b[^>]*>/g) ?? [];
+    expect(scripts).toEqual(['<script type="application/json" id="report-data">', '<script>', '<script>']);
+    expect(html).not.toContain(EVIL);
+    expect(html).not.toContain('<img src=x');
+    expect(html).toContain('<title>&lt;b&gt;My&lt;/b&gt; &quot;report&quot;</title>');
+    expect(html).toContain('&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;');
+    expect(html).toContain('Ankle &amp; boot');
+    // In the JSON block the class name is entity-escaped for Plotly and `<` never appears raw.
+    const block = /id="report-data">([\s\S]*?)<\/script>/.exec(html)![1]!;
+    expect(block).not.toContain('<');
+    const confusion = figures(html).find((f) => f.id === 'fig-model-0-confusion') as unknown as { data: { x: string[] }[] };
+    expect(confusion.data[0]!.x[2]).toBe('&lt;script&gt;alert("x")&lt;/script&gt;');
+  });
+
+  it('is deterministic: same inputs, same bytes', async () => {
+    const a = await buildReport(full(), { title: 'Quick' });
+    const b = await buildReport(full(), { title: 'Quick' });
+    expect(a === b).toBe(true);
+  });
+
+  it('pairs evaluations with trainings by content hash, then model name', async () => {
+    const matches = matchTrainings(
+      await Promise.all(fx.evaluations.map(async (e) => ({ report: JSON.parse(await readFile(e.path('report.json'), 'utf8')) as { model: string; model_content_hash?: string } }))),
+      fx.trainings,
+    );
+    expect(matches.map((m) => [m?.training.stage, m?.by])).toEqual([
+      ['train-lr', 'model name'],
+      ['train-cnn', 'content hash'],
+    ]);
+    const renamed = (a: InputArtifact, stage: string, model: string): InputArtifact => ({ ...a, stage, params: { model }, metrics: {} });
+    // Two trainings of one model and no hashes: ambiguous by name, so position decides.
+    const two = [renamed(fx.trainings[0]!, 't1', 'cnn'), renamed(fx.trainings[0]!, 't2', 'cnn')];
+    const byPos = matchTrainings([{ report: { model: 'cnn' } }, { report: { model: 'cnn' } }], two);
+    expect(byPos.map((m) => [m?.training.stage, m?.by])).toEqual([
+      ['t1', 'position'],
+      ['t2', 'position'],
+    ]);
+    expect(matchTrainings([{ report: { model: 'mlp' } }], [renamed(fx.trainings[0]!, 't', 'cnn')])).toEqual([undefined]);
+  });
+
+  it('picks Grad-CAM examples round-robin over classes when there are too many', () => {
+    const labels = [0, 0, 0, 1, 1, 1, 2, 2, 2];
+    expect(pickExamples(labels, 4)).toEqual([0, 1, 3, 6]);
+    expect(pickExamples(labels, 20)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(pickExamples(labels, 0)).toEqual([]);
+    const html = buildReport({ explanations: fx.explanations }, { gradcam_examples: 2 });
+    return expect(html.then((h) => h.match(/<figure class="triplet/g)?.length)).resolves.toBe(2);
+  });
+
+  it('runs as a stage and writes report.html', async () => {
+    const outDir = join(root, 'out');
+    const { mkdir } = await import('node:fs/promises');
+    await mkdir(outDir, { recursive: true });
+    const logs: string[] = [];
+    const ctx: StageContext = {
+      stage: 'report',
+      params: { title: 'Stage run' },
+      inputs: { inspect: fx.inspect },
+      inputLists: { evaluations: fx.evaluations },
+      outDir,
+      signal: new AbortController().signal,
+      progress: () => {},
+      log: (m) => logs.push(m),
+    };
+    const result = await report.run(ctx);
+    const html = await readFile(join(outDir, 'report.html'), 'utf8');
+    expect(result.metrics?.['bytes']).toBe(Buffer.byteLength(html));
+    expect(sectionIds(html)).toEqual(['dataset', 'comparison', 'model-0', 'model-1', 'facts']);
+    expect(report.publish).toEqual({ file: 'report.html', dir: 'reports', ext: '.html' });
+  });
+});
