@@ -1,12 +1,16 @@
 /** The stage registry: one line per stage kind. Stage modules load heavy libraries lazily inside run(). */
 import type { StageDefinition } from './types.js';
+import { evaluate } from './evaluate.js';
+import { explain } from './explain.js';
 import { flatten } from './flatten.js';
 import { inspect } from './inspect.js';
 import { load } from './load.js';
 import { normalize } from './normalize.js';
+import { report } from './report.js';
 import { reshape } from './reshape.js';
 import { select } from './select.js';
 import { split } from './split.js';
+import { train } from './train.js';
 
 export const STAGES: Readonly<Record<string, StageDefinition>> = {
   load,
@@ -15,5 +19,9 @@ export const STAGES: Readonly<Record<string, StageDefinition>> = {
   reshape,
   flatten,
   split,
+  train,
   select,
+  evaluate,
+  explain,
+  report,
 };

@@ -12,6 +12,7 @@ import { configRenderCommand } from './commands/config-render.js';
 import { dagCommand } from './commands/dag.js';
 import { gcCommand } from './commands/gc.js';
 import { EXIT, runCommand } from './commands/run.js';
+import { predictCommand } from './commands/predict.js';
 import { reportCommand } from './commands/report.js';
 import { statusCommand } from './commands/status.js';
 import { UsageError } from './usage-error.js';
@@ -31,6 +32,8 @@ const USAGE = `usage: pipe <command> [options]
   config render <file.yaml>  resolved params with their origin (--stage NAME)
   compare <file.yaml>        sweep variants: varying params and metrics (--sort METRIC [--asc], --format table|json|csv|markdown)
   best <file.yaml>           the best variant: --metric NAME [--max|--min] [--json]
+  predict <model> image…     classify PNG/JPEG files with a trained model (a train/select stage
+                             name or artifact hash); prints the top classes (--top N, --json)
   ls                         artifacts in the store (--json)
   show <stage|hash>          an artifact's manifest, metrics and files (--json)
   gc [files…]                list unreferenced artifacts; delete them with --yes
@@ -56,6 +59,7 @@ const OPTIONS = {
   metric: { type: 'string' },
   max: { type: 'boolean' },
   min: { type: 'boolean' },
+  top: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -110,6 +114,11 @@ async function dispatch(argv: readonly string[]): Promise<number> {
       const target = rest[0];
       if (!target) throw new UsageError('pipe show needs a stage name or an artifact hash (see pipe ls)');
       return showCommand(target, { ...common, json: values.json === true }, write);
+    }
+    case 'predict': {
+      const [target, ...images] = rest;
+      if (!target) throw new UsageError('pipe predict needs a model (train stage name or artifact hash) and image files');
+      return predictCommand(target, images, { ...common, json: values.json === true, ...(values.top !== undefined ? { top: values.top } : {}) }, write);
     }
     case 'gc':
       return gcCommand({ ...common, files: rest, yes: values.yes === true, ...(values['keep-last'] !== undefined ? { keepLast: values['keep-last'] } : {}), ...(values['keep-recent'] !== undefined ? { keepRecent: values['keep-recent'] } : {}) }, write);

@@ -25,7 +25,7 @@ export async function lsCommand(flags: CommonFlags & { json?: boolean }, write: 
 }
 
 /** Finds an artifact by key prefix, or by stage name via the newest run record that has it. */
-async function findKey(target: string, root: string, keys: readonly string[]): Promise<string> {
+export async function findKey(target: string, root: string, keys: readonly string[]): Promise<string> {
   const byPrefix = /^[0-9a-f]{4,64}$/.test(target) ? keys.filter((k) => k.startsWith(target)) : [];
   if (byPrefix.length === 1) return byPrefix[0] as string;
   if (byPrefix.length > 1) throw new UsageError(`"${target}" matches ${byPrefix.length} artifacts; give more characters`);

@@ -1,0 +1,171 @@
+/**
+ * `train` stage: fits a registered model on a split artifact and saves it under `model/`,
+ * with the training curves in `history.json`.
+ */
+import { readFileSync } from 'node:fs';
+import { copyFile, mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { readNpy } from '../artifacts/npy.js';
+import { getModel, MODELS } from './models/index.js';
+import type { Dataset, ModelDefinition, TrainedModel } from './models/types.js';
+import { loadSchema } from './schema.js';
+import { StageInputError, type InputArtifact, type JsonValue, type StageDefinition } from './types.js';
+
+const MAX_CLASSES = 256;
+
+/** Shape rules per model input kind, with the stage that fixes a mismatch. */
+function checkShape(def: ModelDefinition, file: string, shape: readonly number[]): void {
+  const got = `[${shape.join(',')}]`;
+  if (def.input === 'image' && shape.length !== 4) {
+    throw new StageInputError(
+      `model "${def.name}" needs images shaped [N,28,28,1] but ${file} is ${got}; ` +
+        `add a \`reshape\` stage (to [N,28,28,1]) before train`,
+    );
+  }
+  if (def.input === 'flat' && shape.length !== 2) {
+    throw new StageInputError(
+      `model "${def.name}" needs flat features shaped [N,D] but ${file} is ${got}; add a \`flatten\` stage before train`,
+    );
+  }
+}
+
+async function readFeatures(data: InputArtifact, file: string): Promise<{ x: Float32Array; shape: readonly number[] }> {
+  const arr = await readNpy(data.path(file));
+  if (arr.dtype === 'float32') return { x: arr.data as Float32Array, shape: arr.shape };
+  if (arr.dtype === 'float64') return { x: Float32Array.from(arr.data), shape: arr.shape };
+  throw new StageInputError(
+    `${data.stage}/${file} is ${arr.dtype}; train needs float32 features in [0,1]: add a \`normalize\` stage before train`,
+  );
+}
+
+async function readLabels(data: InputArtifact, file: string, n: number): Promise<Uint8Array> {
+  const arr = await readNpy(data.path(file));
+  if (arr.shape.length !== 1 || arr.shape[0] !== n) {
+    throw new StageInputError(`${data.stage}/${file} has shape [${arr.shape.join(',')}] but the features have ${n} rows`);
+  }
+  const y = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const v = arr.data[i]!;
+    if (!Number.isInteger(v) || v < 0 || v >= MAX_CLASSES) {
+      throw new StageInputError(`${data.stage}/${file}[${i}] = ${v} is not a class index (0..${MAX_CLASSES - 1})`);
+    }
+    y[i] = v;
+  }
+  return y;
+}
+
+/** Class count: from classes.json when the split carries it, else the largest label + 1. */
+function classCount(data: InputArtifact, labels: Uint8Array[]): number {
+  let max = 0;
+  for (const y of labels) for (const v of y) if (v > max) max = v;
+  if (data.has('classes.json')) {
+    const classes = JSON.parse(readFileSync(data.path('classes.json'), 'utf8')) as unknown;
+    if (Array.isArray(classes) && classes.length > max) return classes.length;
+  }
+  return max + 1;
+}
+
+const VAL_BATCH = 1000;
+
+async function scoreValidation(trained: TrainedModel, val: Dataset): Promise<Record<string, number>> {
+  const n = val.y.length;
+  const row = val.shape.slice(1).reduce((a, b) => a * b, 1);
+  let correct = 0;
+  let loss = 0;
+  for (let start = 0; start < n; start += VAL_BATCH) {
+    const end = Math.min(n, start + VAL_BATCH);
+    const p = await trained.predictProba(val.x.subarray(start * row, end * row), [end - start, ...val.shape.slice(1)]);
+    const k = p.length / (end - start);
+    for (let i = 0; i < end - start; i++) {
+      let best = 0;
+      for (let c = 1; c < k; c++) if (p[i * k + c]! > p[i * k + best]!) best = c;
+      const label = val.y[start + i]!;
+      if (best === label) correct++;
+      loss -= Math.log(Math.max(p[i * k + label]!, 1e-7));
+    }
+  }
+  return { val_accuracy: Number((correct / n).toFixed(5)), val_loss: Number((loss / n).toFixed(5)) };
+}
+
+export const train: StageDefinition = {
+  kind: 'train',
+  version: 2,
+  description: 'Fits a model (cnn, resnet, mlp, logistic-regression, classical models) on a split artifact',
+  inputs: [
+    {
+      name: 'data',
+      required: true,
+      description: 'Split artifact: x_train/y_train (and optionally x_val/y_val for validation curves); features float32',
+    },
+  ],
+  schema: loadSchema('stages/train'),
+  // `model` picks the implementation: the runner validates the other params against the model's
+  // schema and puts the model's version into the cache key.
+  variant: {
+    param: 'model',
+    options: Object.fromEntries(
+      Object.values(MODELS).map((m) => [m.name, { schema: m.schema, version: m.version, description: m.description }]),
+    ),
+  },
+  usesBackend: true,
+  async run(ctx) {
+    const { model: name, ...params } = ctx.params;
+    if (typeof name !== 'string') throw new StageInputError('train: params.model must be a model name');
+    const def = getModel(name);
+    const data = ctx.inputs['data'];
+    if (!data) throw new StageInputError('train: input `data` is required');
+
+    const xt = await readFeatures(data, 'x_train.npy');
+    checkShape(def, 'x_train.npy', xt.shape);
+    const n = xt.shape[0]!;
+    const yt = await readLabels(data, 'y_train.npy', n);
+    let xv: { x: Float32Array; shape: readonly number[] } | undefined;
+    let yv: Uint8Array | undefined;
+    if (data.has('x_val.npy')) {
+      xv = await readFeatures(data, 'x_val.npy');
+      if (xv.shape.length !== xt.shape.length || xv.shape.slice(1).some((d, i) => d !== xt.shape[i + 1])) {
+        throw new StageInputError(`x_val.npy is [${xv.shape.join(',')}] but x_train.npy is [${xt.shape.join(',')}]`);
+      }
+      yv = await readLabels(data, 'y_val.npy', xv.shape[0]!);
+    }
+    const numClasses = classCount(data, yv ? [yt, yv] : [yt]);
+    const trainSet: Dataset = { x: xt.x, shape: xt.shape, y: yt, numClasses };
+    const valSet: Dataset | undefined = xv && yv ? { x: xv.x, shape: xv.shape, y: yv, numClasses } : undefined;
+
+    ctx.log(`training ${name} on ${n} examples${valSet ? ` (validation ${valSet.y.length})` : ''}`);
+    const t0 = performance.now();
+    const trained = await def.fit(trainSet, valSet, params, {
+      signal: ctx.signal,
+      progress: (done, total, label) => ctx.progress(label === undefined ? { done, total } : { done, total, label }),
+      log: (m) => ctx.log(m),
+      ...(ctx.backend ? { backend: ctx.backend } : {}),
+    });
+    try {
+      const fitS = (performance.now() - t0) / 1000;
+      const modelDir = join(ctx.outDir, 'model');
+      await mkdir(modelDir, { recursive: true });
+      await trained.save(modelDir);
+      const history = trained.history ?? [];
+      await writeFile(join(ctx.outDir, 'history.json'), `${JSON.stringify(history, null, 1)}\n`);
+      // Class names travel with the model so `pipe predict` can name its answers.
+      if (data.has('classes.json')) await copyFile(data.path('classes.json'), join(ctx.outDir, 'classes.json'));
+      const epochsRun = history.length;
+      // Scored on the final model for every model kind, so `select` and `pipe best` can compare
+      // variants by a validation metric without touching the test set.
+      const validation = valSet ? await scoreValidation(trained, valSet) : undefined;
+      const metrics: Record<string, JsonValue> = {
+        model: name,
+        fit_s: Number(fitS.toFixed(3)),
+        // Images processed per second of training: every epoch counts (1 pass for non-iterative models).
+        train_images_per_s: Math.round((n * Math.max(1, epochsRun)) / Math.max(fitS, 1e-9)),
+        epochs_run: epochsRun,
+        backend: trained.backend,
+        ...(validation ?? {}),
+        ...(trained.info ?? {}),
+      };
+      return { metrics, backend: trained.backend };
+    } finally {
+      trained.dispose?.();
+    }
+  },
+};
