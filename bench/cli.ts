@@ -34,3 +34,10 @@ export function writePipeline(dir: string, name: string, yaml: string): string {
   writeFileSync(file, yaml);
   return file;
 }
+
+/** Runs a `pipe` command whose --json output is one JSON document (show, ls, compare). */
+export function pipeJson<T>(dir: string, args: readonly string[]): T {
+  const result = spawnSync(process.execPath, [join(ROOT, 'bin', 'pipe.js'), ...args, '--json'], { cwd: dir, encoding: 'utf8', maxBuffer: 1 << 28 });
+  if (result.status !== 0) throw new Error(`pipe ${args.join(' ')} failed: ${result.stderr}`);
+  return JSON.parse(result.stdout) as T;
+}

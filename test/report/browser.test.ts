@@ -8,13 +8,13 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { chromium, type BrowserContext } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CHROMIUM, launchChromium, openReport } from '../../bench/browser.js';
 import { buildReport } from '../../stages/report.js';
+import { makeRig, ROOT } from '../e2e/rig.js';
 import { buildFixtures, EVIL } from './fixtures.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const skip = process.env['PIPE_SKIP_BROWSER'] === '1';
 const TMP = resolve('test/.tmp');
 
@@ -37,21 +37,7 @@ describe.skipIf(skip)('report in a browser', () => {
     file = join(TMP, 'report.html');
     await writeFile(file, html);
     // A fresh profile per run (playwright takes it as launchPersistentContext's userDataDir).
-    context = await chromium.launchPersistentContext(join(root, 'profile'), {
-      executablePath: CHROMIUM,
-      viewport: { width: 1400, height: 900 },
-      headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    context = await launchChromium(join(root, 'profile'));
   });
 
   afterAll(async () => {
@@ -60,29 +46,10 @@ describe.skipIf(skip)('report in a browser', () => {
   });
 
   it('opens offline with every chart drawn and no console errors', async () => {
-    const page = await context!.newPage();
-    const errors: string[] = [];
-    const requests: string[] = [];
-    page.on('console', (m) => {
-      if (m.type() === 'error') errors.push(m.text());
-    });
-    page.on('pageerror', (e) => errors.push(String(e)));
-    page.on('request', (r) => {
-      if (!r.url().startsWith('file:') && !r.url().startsWith('data:')) requests.push(r.url());
-    });
-
-    const t0 = performance.now();
-    await page.goto(pathToFileURL(file).href, { waitUntil: 'load' });
-    const plotIds = await page.$$eval('div.plot', (divs) => divs.map((d) => d.id));
-    await page.waitForFunction(() => [...document.querySelectorAll('div.plot')].every((d) => d.querySelector('.main-svg')), undefined, { timeout: 60_000 });
-    const openMs = performance.now() - t0;
-    // Where the time goes: loading + parsing plotly.js (before the page script starts) vs drawing.
-    const marks = await page.evaluate(() => Object.fromEntries(performance.getEntriesByType('mark').map((m) => [m.name, m.startTime])));
-    const drawStart = marks['report-draw-start'] ?? NaN;
-    const drawMs = (marks['report-draw-end'] ?? NaN) - drawStart;
+    const { page, openMs, scriptStartMs, drawMs, plotIds, errors, requests } = await openReport(context!, file);
     console.log(
       `report opened and drew ${plotIds.length} charts in ${openMs.toFixed(0)} ms (target < 2000 ms): ` +
-        `${drawStart.toFixed(0)} ms until the page script (HTML + plotly.js parse), ${drawMs.toFixed(0)} ms drawing`,
+        `${scriptStartMs.toFixed(0)} ms until the page script (HTML + plotly.js parse), ${drawMs.toFixed(0)} ms drawing`,
     );
 
     expect(plotIds.length).toBe(9);
@@ -108,5 +75,30 @@ describe.skipIf(skip)('report in a browser', () => {
 
     await page.screenshot({ path: join(TMP, 'report.png'), fullPage: true });
     await page.close();
+  });
+
+  it('the real report of pipelines/tiny.yaml lists every model of the pipeline', async () => {
+    const rig = await makeRig();
+    try {
+      const run = await rig.pipe(['run', join(ROOT, 'pipelines', 'tiny.yaml')]);
+      expect(run.code, run.stderr).toBe(0);
+      const { page, plotIds, errors, requests } = await openReport(context!, join(rig.dir, 'reports', 'tiny.html'));
+      expect(errors).toEqual([]);
+      expect(requests).toEqual([]);
+      const drawn = await page.$$eval('div.plot', (divs) => divs.filter((d) => d.querySelector('.main-svg')).map((d) => d.id));
+      expect(drawn).toEqual(plotIds);
+      // Dataset charts, the comparison, a confusion matrix per model, curves for the 4 epoch-trained ones.
+      expect(plotIds.filter((id) => id.startsWith('fig-dataset-'))).toHaveLength(2);
+      expect(plotIds.filter((id) => id.startsWith('fig-compare-'))).toHaveLength(4);
+      expect(plotIds.filter((id) => id.endsWith('-confusion'))).toHaveLength(7);
+      expect(plotIds.filter((id) => id.endsWith('-curves'))).toHaveLength(4);
+      expect(await page.locator('#gradcam img').count()).toBeGreaterThan(0);
+      const models = await page.$$eval('#comparison-table tbody tr', (rows) => rows.map((r) => (r as HTMLTableRowElement).cells[0]!.textContent));
+      expect([...models].sort()).toEqual(['cnn', 'knn', 'logistic-regression', 'mlp', 'random-forest', 'resnet', 'svm']);
+      await page.screenshot({ path: join(TMP, 'tiny-report.png'), fullPage: true });
+      await page.close();
+    } finally {
+      await rig.cleanup();
+    }
   });
 });

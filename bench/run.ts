@@ -1,0 +1,130 @@
+/**
+ * `npm run bench`: measures what the README and the issues quote, on this machine, and writes
+ * bench/results.json. Sections (all by default; `--only a,b`):
+ *   runner     quick.yaml cold and no-op runs; two CPU-heavy stages with --jobs 2 vs --jobs 1
+ *   kernels    wasm training throughput of the seed CNN and ResNet (images/s), per-kernel rates
+ *   full       pipelines/full-comparison.yaml from an empty store: wall time, and per model
+ *              test accuracy, fit and predict time, training images/s (54k train / 6k validation)
+ *   classical  SVM / random forest / KNN fitted on all 60,000 training images (issue 4's protocol)
+ *   report     size and open time in headless Chromium of the quick and full reports
+ */
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { benchClassical } from './classical.js';
+import { pipeJson, ROOT, runPipe, scratch } from './cli.js';
+import { benchKernels } from './kernels.js';
+import { benchRunner } from './runner.js';
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+const MODELS = ['cnn', 'resnet', 'mlp', 'logistic-regression', 'svm', 'random-forest', 'knn'];
+const round = (v: number, digits = 2): number => Number(v.toFixed(digits));
+
+function showJson(dir: string, target: string): { metrics: Record<string, Json>; duration_s: number; backend?: string } {
+  return pipeJson(dir, ['show', target]);
+}
+
+async function benchFull(): Promise<{ summary: Record<string, Json>; models: Record<string, Record<string, Json>>; dir: string }> {
+  const dir = scratch('full');
+  const file = join(ROOT, 'pipelines', 'full-comparison.yaml');
+  console.error('full-comparison.yaml from an empty store (this takes a while)…');
+  const run = runPipe(dir, ['run', file]);
+  if (run.code !== 0) throw new Error(`full-comparison failed (exit ${run.code}): ${run.stderr.slice(-2000)}`);
+  const models: Record<string, Record<string, Json>> = {};
+  let backend: string | undefined;
+  for (const name of MODELS) {
+    const trained = showJson(dir, `train-${name}`);
+    const evaluated = showJson(dir, `evaluate-${name}`);
+    const m = trained.metrics;
+    backend ??= typeof m['backend'] === 'string' ? m['backend'] : undefined;
+    models[name] = {
+      test_accuracy: evaluated.metrics['accuracy'] ?? null,
+      macro_f1: typeof evaluated.metrics['macro_f1'] === 'number' ? round(evaluated.metrics['macro_f1'], 4) : null,
+      val_accuracy: m['val_accuracy'] ?? null,
+      fit_s: m['fit_s'] ?? null,
+      predict_s: evaluated.metrics['predict_s'] ?? null,
+      test_images_per_s: evaluated.metrics['images_per_s'] ?? null,
+      ...(typeof m['epochs_run'] === 'number' && m['epochs_run'] > 0 ? { epochs: m['epochs_run'], train_images_per_s: m['train_images_per_s'] ?? null } : {}),
+      backend: m['backend'] ?? null,
+    };
+  }
+  const stageSeconds = run.events.filter((e) => e.type === 'stage-done').reduce((a, e) => a + Number(e['seconds']), 0);
+  return {
+    summary: { wall_s: round(run.seconds, 1), sum_of_stage_s: round(stageSeconds, 1), stages: run.events.filter((e) => e.type === 'stage-done').length, backend: backend ?? null },
+    models,
+    dir,
+  };
+}
+
+async function benchReport(files: Record<string, string>): Promise<Record<string, Json>> {
+  const { CHROMIUM, launchChromium, openReport } = await import('./browser.js');
+  const out: Record<string, Json> = {};
+  if (!existsSync(CHROMIUM)) return { skipped: `${CHROMIUM} not installed` };
+  const context = await launchChromium(mkdtempSync(join(tmpdir(), 'pipe-bench-chromium-')));
+  try {
+    for (const [name, file] of Object.entries(files)) {
+      if (!existsSync(file)) continue;
+      // First open warms the browser; the second is the figure.
+      await (await openReport(context, file)).page.close();
+      const opened = await openReport(context, file);
+      out[name] = { bytes: statSync(file).size, open_ms: Math.round(opened.openMs), charts: opened.plotIds.length, console_errors: opened.errors.length };
+      await opened.page.close();
+    }
+  } finally {
+    await context.close();
+  }
+  return out;
+}
+
+const only = (() => {
+  const i = process.argv.indexOf('--only');
+  return i >= 0 ? new Set((process.argv[i + 1] ?? '').split(',')) : undefined;
+})();
+const wants = (section: string): boolean => !only || only.has(section);
+
+const resultsFile = join(ROOT, 'bench', 'results.json');
+const previous = existsSync(resultsFile) ? (JSON.parse(readFileSync(resultsFile, 'utf8')) as Record<string, Json>) : {};
+const results: Record<string, Json> = {
+  ...previous,
+  date: new Date().toISOString(),
+  cores: cpus().length,
+  cpu: cpus()[0]?.model ?? 'unknown',
+  node: process.version,
+};
+const save = (): void => writeFileSync(resultsFile, `${JSON.stringify(results, null, 2)}\n`);
+const reports: Record<string, string> = {};
+
+if (wants('runner')) {
+  console.error('runner…');
+  results['runner'] = await benchRunner();
+  save();
+}
+if (wants('kernels')) {
+  console.error('kernels (wasm training throughput)…');
+  const k = await benchKernels();
+  results['kernels_images_per_s'] = Object.fromEntries(Object.entries(k).map(([name, v]) => [name, Math.round(v)]));
+  save();
+}
+if (wants('full')) {
+  const full = await benchFull();
+  results['backend'] = full.summary['backend'] ?? null;
+  results['full_comparison'] = full.summary;
+  results['models'] = full.models;
+  reports['full_comparison'] = join(full.dir, 'reports', 'full-comparison.html');
+  save();
+}
+if (wants('classical')) {
+  console.error('classical models on all 60,000 training images…');
+  results['classical_60k'] = (await benchClassical()) as unknown as Json;
+  save();
+}
+if (wants('report')) {
+  const dir = scratch('report');
+  const quick = runPipe(dir, ['run', join(ROOT, 'pipelines', 'quick.yaml')]);
+  if (quick.code !== 0) throw new Error(`quick pipeline failed: ${quick.stderr}`);
+  reports['quick'] = join(dir, 'reports', 'quick.html');
+  results['report'] = await benchReport(reports);
+  save();
+}
+console.log(JSON.stringify(results, null, 2));
+console.error(`written to ${resultsFile}`);

@@ -1,0 +1,100 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { PNG } from 'pngjs';
+import { byStatus, makeRig, ROOT, type Rig } from './rig.js';
+
+const TINY = join(ROOT, 'pipelines', 'tiny.yaml');
+const MODELS = ['cnn', 'resnet', 'mlp', 'logistic-regression', 'svm', 'random-forest', 'knn'];
+
+/** Test image `index` as a dark-on-light PNG (the opposite of the dataset), to exercise inversion. */
+function testImagePng(index: number): Buffer {
+  const raw = gunzipSync(readFileSync(join(ROOT, 'data', 'fashion-mnist', 't10k-images-idx3-ubyte.gz')));
+  const png = new PNG({ width: 28, height: 28 });
+  for (let i = 0; i < 784; i++) {
+    const v = 255 - raw[16 + index * 784 + i]!;
+    png.data.set([v, v, v, 255], i * 4);
+  }
+  return PNG.sync.write(png);
+}
+
+describe('pipelines/tiny.yaml: every model end to end', () => {
+  let rig: Rig;
+  beforeAll(async () => {
+    rig = await makeRig();
+  });
+  afterAll(async () => rig.cleanup());
+
+  it('trains, evaluates, explains and reports every model; stdout stays clean NDJSON', async () => {
+    const run = await rig.pipe(['run', TINY, '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    // Library chatter (libsvm, tfjs banners) must not leak into machine-readable output.
+    for (const line of run.stdout.split('\n').filter(Boolean)) expect(() => JSON.parse(line) as unknown, line).not.toThrow();
+    const events = rig.events(run);
+    expect(byStatus(events, 'stage-failed')).toEqual([]);
+    for (const model of MODELS) {
+      const trained = events.find((e) => e.type === 'stage-done' && e['stage'] === `train-${model}`) as { metrics: Record<string, unknown> } | undefined;
+      expect(trained?.metrics['model']).toBe(model);
+      expect(trained?.metrics['val_accuracy']).toBeGreaterThan(0.3);
+      const evaluated = events.find((e) => e.type === 'stage-done' && e['stage'] === `evaluate-${model}`) as { metrics: Record<string, number> } | undefined;
+      // 600 training images, one epoch: well above chance (0.1) for every model.
+      expect(evaluated?.metrics['accuracy'], model).toBeGreaterThan(0.3);
+    }
+    const html = readFileSync(join(rig.dir, 'reports', 'tiny.html'), 'utf8');
+    for (const model of MODELS) expect(html).toContain(model);
+    expect(html).toContain('Grad-CAM');
+    const explain = JSON.parse((await rig.pipe(['show', 'explain-cnn', '--json'])).stdout) as { files: Record<string, unknown> };
+    expect(Object.keys(explain.files).some((f) => f.endsWith('.png'))).toBe(true);
+  });
+
+  it('changing one model\'s epochs reruns only that model\'s branch', async () => {
+    const run = await rig.pipe(['run', TINY, '--json', '--set', 'train-cnn.epochs=2']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(byStatus(rig.events(run), 'stage-done')).toEqual(['evaluate-cnn', 'explain-cnn', 'report', 'train-cnn']);
+  });
+
+  it('pipe predict classifies PNG files with a trained model, top 3', async () => {
+    const file = join(rig.dir, 'item.png');
+    writeFileSync(file, testImagePng(0));
+    for (const target of ['train-cnn', 'train-svm']) {
+      const out = await rig.pipe(['predict', target, file, '--json']);
+      expect(out.code, out.stderr).toBe(0);
+      const result = JSON.parse(out.stdout) as { predictions: Array<{ top: Array<{ class: string; probability: number }>; inverted: boolean }> };
+      const [prediction] = result.predictions;
+      expect(prediction?.inverted).toBe(true);
+      expect(prediction?.top).toHaveLength(3);
+      const p = prediction!.top.map((t) => t.probability);
+      expect(p[0]).toBeGreaterThanOrEqual(p[1]!);
+      expect(p.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(1.0001);
+    }
+    const text = await rig.pipe(['predict', 'train-cnn', file]);
+    expect(text.stdout).toMatch(/%\s+(T-shirt\/top|Trouser|Pullover|Dress|Coat|Sandal|Shirt|Sneaker|Bag|Ankle boot)\n/);
+    writeFileSync(join(rig.dir, 'bad.png'), 'not an image');
+    const bad = await rig.pipe(['predict', 'train-cnn', join(rig.dir, 'bad.png')]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('bad.png: unsupported image format');
+    expect(bad.stderr).not.toMatch(/\n\s+at /);
+    const notModel = await rig.pipe(['predict', 'inspect', file]);
+    expect(notModel.code).toBe(2);
+    expect(notModel.stderr).toContain('is not a trained model');
+  });
+});
+
+describe('shipped pipelines', () => {
+  it('every file in pipelines/ validates and plans', async () => {
+    const rig = await makeRig();
+    try {
+      const files = readdirSync(join(ROOT, 'pipelines')).filter((f) => f.endsWith('.yaml'));
+      expect(files).toEqual(expect.arrayContaining(['quick.yaml', 'full-comparison.yaml', 'sweep-cnn.yaml', 'tiny.yaml']));
+      for (const file of files) {
+        const status = await rig.pipe(['status', join(ROOT, 'pipelines', file)]);
+        // 3 = valid, and some stage would run (empty store); 2 would mean diagnostics.
+        expect(status.code, `${file}: ${status.stderr}`).toBe(3);
+      }
+      expect(existsSync(join(ROOT, 'pipelines', 'full-comparison.yaml'))).toBe(true);
+    } finally {
+      await rig.cleanup();
+    }
+  });
+});
