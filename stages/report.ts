@@ -1,7 +1,7 @@
 /**
  * `report` stage: one self-contained `report.html` from whatever artifacts it is given. Sections
  * appear only when their inputs do: dataset (inspect), one per model (evaluations, with curves from
- * trainings and mistakes from data), comparison (evaluations), Grad-CAM (explanations), run facts.
+ * trainings and mistakes from data), comparison (evaluations), sweep (variants of swept stages), Grad-CAM (explanations), run facts.
  * The output is a pure function of the inputs: rendering twice gives identical bytes.
  */
 import { writeFile } from 'node:fs/promises';
@@ -23,6 +23,7 @@ import {
 } from './report/load.js';
 import { modelSection } from './report/model.js';
 import { renderPage } from './report/page.js';
+import { sweepSection } from './report/sweep.js';
 import { loadSchema } from './schema.js';
 import type { InputArtifact, Params, StageDefinition } from './types.js';
 
@@ -85,6 +86,8 @@ export async function buildReport(inputs: ReportInputs, params: Params, log: (m:
   if (!classes.length) classes = views[0]?.report.classes ?? [];
 
   if (views.length) sections.push(comparisonSection(views));
+  const sweep = sweepSection(views);
+  if (sweep) sections.push(sweep);
   const confused = intParam(params, 'confused_pairs', 5);
   views.forEach((v, i) => sections.push(modelSection(v, i, confused)));
   views.forEach((v) => facts.push({ role: 'evaluation', artifact: v.evaluation, ...(v.report.backend ? { backend: v.report.backend } : {}) }));
@@ -112,7 +115,7 @@ export async function buildReport(inputs: ReportInputs, params: Params, log: (m:
 
 export const report: StageDefinition = {
   kind: 'report',
-  version: 1,
+  version: 2,
   description: 'Self-contained HTML report: dataset overview, per-model results, comparison, Grad-CAM, run facts',
   inputs: [
     { name: 'inspect', required: false, description: 'inspect artifact: dataset overview section' },

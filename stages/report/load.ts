@@ -14,19 +14,10 @@ import { contentHash } from '../../artifacts/hash.js';
 import { readNpy, type NpyArray } from '../../artifacts/npy.js';
 import { mostConfused, type ClassMetrics, type ConfusedPair } from '../evaluate/metrics.js';
 import type { EpochRecord } from '../models/types.js';
+import type { SplitStats } from '../inspect.js';
 import { StageInputError, type InputArtifact } from '../types.js';
 
-export interface SplitStats {
-  count: number;
-  shape: number[];
-  dtype: string;
-  min: number;
-  max: number;
-  mean: number;
-  median: number;
-  std: number;
-  class_counts: number[];
-}
+export type { SplitStats } from '../inspect.js';
 
 export interface InspectView {
   readonly artifact: InputArtifact;

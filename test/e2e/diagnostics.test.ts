@@ -50,6 +50,24 @@ describe('bad input gets a located, actionable message and exit code 2', () => {
     expect(err).toMatch(/bad\.yaml:9:7: error: stage "split" params: unknown key "sed"\. Did you mean "seed"\?/);
   });
 
+  it('model params: unknown model, k <= 0, trees <= 0, unknown kernel, a misspelled param', async () => {
+    const err = await check(`stages:
+  load: { kind: load }
+  a: { kind: train, inputs: { data: load }, params: { model: cnnn } }
+  b: { kind: train, inputs: { data: load }, params: { model: knn, k: 0 } }
+  c: { kind: train, inputs: { data: load }, params: { model: random-forest, trees: 0 } }
+  d: { kind: train, inputs: { data: load }, params: { model: svm, kernel: laplacian } }
+  e: { kind: train, inputs: { data: load }, params: { model: cnn, epoch: 3 } }
+`);
+    expect(err).toMatch(/bad\.yaml:3:\d+: error: unknown model "cnnn".*Did you mean "cnn"\?/);
+    expect(err).toMatch(/known models: cnn, resnet, mlp, logistic-regression, svm, random-forest, knn/);
+    expect(err).toMatch(/bad\.yaml:4:\d+: error: .*"k" must be >= 1/);
+    expect(err).toMatch(/bad\.yaml:5:\d+: error: .*"trees" must be >= 1/);
+    expect(err).toMatch(/bad\.yaml:6:\d+: error: .*"kernel" must be one of "rbf", "linear", "poly", "sigmoid"/);
+    expect(err).toMatch(/bad\.yaml:7:\d+: error: .*unknown key "epoch"\. Did you mean "epochs"\?/);
+    expect(err).toContain('5 problem(s) found');
+  });
+
   it('cycles name every stage in the cycle with each edge', async () => {
     const err = await check('stages:\n  a:\n    kind: normalize\n    inputs: { data: b }\n  b:\n    kind: reshape\n    inputs: { data: a }\n');
     expect(err).toMatch(/error: cycle in the stage graph: (a → b → a|b → a → b)/);

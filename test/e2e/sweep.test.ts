@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { byStatus, makeRig, ROOT, type Rig } from './rig.js';
 
@@ -89,5 +90,50 @@ stages:
     const again = await rig.pipe(['run', 'f.yaml', '--json']);
     expect(byStatus(rig.events(again), 'stage-done')).toEqual([]);
     expect(byStatus(rig.events(again), 'stage-failed')).toHaveLength(1);
+  });
+
+  it('a model sweep: select by validation accuracy, evaluate the winner, report a sweep section', async () => {
+    await rig.write('models.yaml', `name: model-sweep
+stages:
+  load: { kind: load, params: { train_limit: 2000, test_limit: 300 } }
+  normalize: { kind: normalize, inputs: { data: load } }
+  flatten: { kind: flatten, inputs: { data: normalize } }
+  split: { kind: split, inputs: { data: flatten } }
+  train:
+    kind: train
+    inputs: { data: split }
+    params: { model: logistic-regression, epochs: 3 }
+    matrix:
+      learning_rate: [0.0002, 0.005]
+      l2: [0, 0.01]
+  evaluate: { kind: evaluate, inputs: { model: train, data: split } }
+  best: { kind: select, inputs: { candidates: "train[*]" }, params: { metric: val_accuracy } }
+  evaluate-best: { kind: evaluate, inputs: { model: best, data: split } }
+  report:
+    kind: report
+    inputs: { trainings: ["train[*]"], evaluations: ["evaluate[*]", evaluate-best] }
+`);
+    const run = await rig.pipe(['run', 'models.yaml', '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    const events = rig.events(run);
+    const trained = events.filter((e) => e.type === 'stage-done' && String(e['stage']).startsWith('train[')) as Array<{ stage: string; metrics: { val_accuracy: number } }>;
+    expect(trained).toHaveLength(4);
+    const top = Math.max(...trained.map((t) => t.metrics.val_accuracy));
+    const winner = trained.find((t) => t.metrics.val_accuracy === top)!.stage;
+    const pick = events.find((e) => e.type === 'stage-done' && e['stage'] === 'best') as { metrics: Record<string, unknown> };
+    expect(pick.metrics['selected']).toBe(winner);
+    expect((await rig.pipe(['best', 'models.yaml', '--metric', 'train.val_accuracy', '--max'])).stdout.trim()).toBe(winner);
+    const evalBest = events.find((e) => e.type === 'stage-done' && e['stage'] === 'evaluate-best') as { metrics: Record<string, number> };
+    const evalWinner = events.find((e) => e.type === 'stage-done' && e['stage'] === winner.replace(/^train/, 'evaluate')) as { metrics: Record<string, number> };
+    expect(evalBest.metrics['accuracy']).toBe(evalWinner.metrics['accuracy']);
+
+    const html = readFileSync(join(rig.dir, 'reports', 'model-sweep.html'), 'utf8');
+    expect(html).toContain('<section id="sweep">');
+    const sweepTable = html.slice(html.indexOf('id="sweep-table-0"'), html.indexOf('</table>', html.indexOf('id="sweep-table-0"')));
+    expect(sweepTable.match(/<tr/g)).toHaveLength(5); // header + 4 variants
+    expect(sweepTable).toContain('learning_rate');
+    expect(sweepTable).toContain('l2');
+    expect(sweepTable).not.toContain('>epochs<');
+    expect(html).toContain('fig-sweep-0-0');
   });
 });
