@@ -6,6 +6,7 @@ import { flatten } from './flatten.js';
 import { inspect } from './inspect.js';
 import { load } from './load.js';
 import { normalize } from './normalize.js';
+import { pca } from './pca.js';
 import { report } from './report.js';
 import { reshape } from './reshape.js';
 import { select } from './select.js';
@@ -19,6 +20,7 @@ export const STAGES: Readonly<Record<string, StageDefinition>> = {
   reshape,
   flatten,
   split,
+  pca,
   train,
   select,
   evaluate,

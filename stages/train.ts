@@ -4,10 +4,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { copyFile, mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { readNpy } from '../artifacts/npy.js';
 import { getModel, MODELS } from './models/index.js';
 import type { Dataset, ModelDefinition, TrainedModel } from './models/types.js';
+import { TRANSFORM_DIR } from './pca.js';
 import { loadSchema } from './schema.js';
 import { StageInputError, type InputArtifact, type JsonValue, type StageDefinition } from './types.js';
 
@@ -149,6 +150,11 @@ export const train: StageDefinition = {
       await writeFile(join(ctx.outDir, 'history.json'), `${JSON.stringify(history, null, 1)}\n`);
       // Class names travel with the model so `pipe predict` can name its answers.
       if (data.has('classes.json')) await copyFile(data.path('classes.json'), join(ctx.outDir, 'classes.json'));
+      // So does any feature transform the data went through (a `pca` stage), for the same reason.
+      for (const file of Object.keys(data.files).filter((f) => f.startsWith(`${TRANSFORM_DIR}/`))) {
+        await mkdir(dirname(join(ctx.outDir, file)), { recursive: true });
+        await copyFile(data.path(file), join(ctx.outDir, file));
+      }
       const epochsRun = history.length;
       // Scored on the final model for every model kind, so `select` and `pipe best` can compare
       // variants by a validation metric without touching the test set.

@@ -5,7 +5,8 @@
  *
  * Replaces `ml-random-forest`, which did not finish 10 trees on 5k rows in 5 minutes (it sorts
  * float rows per candidate split through ml-matrix objects). Here features are re-quantised to
- * 256 bins (= the original pixels, exact), a fully grown tree on 60k rows takes ~1 s in one thread.
+ * 256 bins (= the original pixels, exact; features outside [0,1] are binned linearly between their
+ * training min and max), a fully grown tree on 60k rows takes ~1 s in one thread.
  *
  * Workers: ./forest/worker.js when compiled (dist/); under vitest's .ts sources it does not exist and
  * trees are built in this thread instead. Each tree's seed derives from (seed, tree index), so the
@@ -13,7 +14,7 @@
  */
 import { loadSchema } from '../schema.js';
 import { loadForest, saveForest, type Forest } from './forest/format.js';
-import { accumulateTree, binFeatures, buildTree, binOf, treeSeed, type BinnedData, type TreeArrays, type TreeOptions } from './forest/tree.js';
+import { accumulateTree, binFeatures, binRows, buildTree, fitFeatureRange, treeSeed, type BinnedData, type TreeArrays, type TreeOptions } from './forest/tree.js';
 import type { ForestWorkerData } from './forest/worker.js';
 import { num, bool, withDefaults } from './tf/options.js';
 import type { Dataset, FitContext, ModelDefinition, TrainedModel } from './types.js';
@@ -69,7 +70,7 @@ async function growTrees(data: BinnedData, opts: TreeOptions, seed: number, nTre
 }
 
 function makeTrained(forest: Forest, extra: Record<string, JsonValue> = {}): TrainedModel {
-  const { trees, numClasses: c, nFeatures: d, bins } = forest;
+  const { trees, numClasses: c, nFeatures: d, bins, range } = forest;
   const nodes = trees.reduce((s, t) => s + t.feature.length, 0);
   return {
     backend: 'js',
@@ -83,8 +84,7 @@ function makeTrained(forest: Forest, extra: Record<string, JsonValue> = {}): Tra
       const { n: m, d: dx } = flatDims(shape, x.length);
       if (dx !== d) throw new RangeError(`random-forest was trained on ${d} features, got ${dx}`);
       // Bin the rows once (row-major here: traversal reads one row's features).
-      const xb = new Uint8Array(m * d);
-      for (let i = 0; i < xb.length; i++) xb[i] = binOf(x[i]!, bins);
+      const xb = binRows(x, m, d, bins, range);
       const out = new Float32Array(m * c);
       for (const t of trees) accumulateTree(t, xb, m, d, c, out);
       const inv = 1 / trees.length;
@@ -97,7 +97,7 @@ function makeTrained(forest: Forest, extra: Record<string, JsonValue> = {}): Tra
 
 export const randomForest: ModelDefinition = {
   name: 'random-forest',
-  version: 1,
+  version: 2,
   description: 'Random forest of gini trees on binned features (parallel over worker threads)',
   input: 'flat',
   schema,
@@ -115,9 +115,11 @@ export const randomForest: ModelDefinition = {
       bootstrap: bool(p, 'bootstrap', true),
     };
     const seed = Math.round(num(p, 'seed', 0));
+    // Pixels in [0,1] are binned exactly; other features (e.g. PCA scores) by their training min/max.
+    const range = fitFeatureRange(train.x, n, d);
     // Shared memory: workers read the 47 MB of bins in place instead of each getting a copy.
     const data: BinnedData = {
-      xb: binFeatures(train.x, n, d, bins, new Uint8Array(new SharedArrayBuffer(n * d))),
+      xb: binFeatures(train.x, n, d, bins, new Uint8Array(new SharedArrayBuffer(n * d)), range),
       y: shared(Uint8Array.from(train.y)),
       n,
       d,
@@ -127,7 +129,7 @@ export const randomForest: ModelDefinition = {
     const t0 = performance.now();
     const { trees, threads } = await growTrees(data, opts, seed, nTrees, Math.round(num(p, 'workers', 0)), ctx);
     ctx.log(`random-forest: ${nTrees} trees in ${((performance.now() - t0) / 1000).toFixed(1)} s on ${threads} thread(s)`);
-    return makeTrained({ trees, numClasses: train.numClasses, nFeatures: d, bins }, { threads, max_features: opts.maxFeatures });
+    return makeTrained({ trees, numClasses: train.numClasses, nFeatures: d, bins, ...(range ? { range } : {}) }, { threads, max_features: opts.maxFeatures });
   },
   async load(dir) {
     return makeTrained(await loadForest(dir));

@@ -3,6 +3,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { PNG } from 'pngjs';
+import { readNpy } from '../../artifacts/npy.js';
 import { byStatus, makeRig, ROOT, type Rig } from './rig.js';
 
 const TINY = join(ROOT, 'pipelines', 'tiny.yaml');
@@ -78,6 +79,52 @@ describe('pipelines/tiny.yaml: every model end to end', () => {
     const notModel = await rig.pipe(['predict', 'inspect', file]);
     expect(notModel.code).toBe(2);
     expect(notModel.stderr).toContain('is not a trained model');
+  });
+});
+
+describe('pca stage', () => {
+  it('projects every split with components fitted on x_train; a model trained on it predicts images', async () => {
+    const rig = await makeRig();
+    try {
+      await rig.write('pca.yaml', `name: pca
+stages:
+  load: { kind: load, params: { train_limit: 1000, test_limit: 200 } }
+  normalize: { kind: normalize, inputs: { data: load } }
+  flatten: { kind: flatten, inputs: { data: normalize } }
+  split: { kind: split, inputs: { data: flatten } }
+  pca: { kind: pca, inputs: { data: split }, params: { components: 20 } }
+  train: { kind: train, inputs: { data: pca }, params: { model: mlp, epochs: 20, batch_size: 32, hidden_layers: [32] } }
+  evaluate: { kind: evaluate, inputs: { model: train, data: pca } }
+`);
+      const run = await rig.pipe(['run', 'pca.yaml', '--json']);
+      expect(run.code, run.stderr).toBe(0);
+      const show = (stage: string) => rig.pipe(['show', stage, '--json']).then((r) => JSON.parse(r.stdout) as { dir: string; metrics: Record<string, number>; files: Record<string, unknown> });
+      const pca = await show('pca');
+      expect(pca.metrics['kept_variance']).toBeGreaterThan(0.5);
+      expect(pca.metrics['kept_variance']).toBeLessThan(1);
+      // Validation rows are projected with the training mean and components, not refitted.
+      const [xVal, xValRaw, mean, comps] = await Promise.all([
+        readNpy(join(pca.dir, 'x_val.npy')),
+        show('split').then((s) => readNpy(join(s.dir, 'x_val.npy'))),
+        readNpy(join(pca.dir, 'transform', 'pca_mean.npy')),
+        readNpy(join(pca.dir, 'transform', 'pca_components.npy')),
+      ]);
+      expect(xVal.shape).toEqual([100, 20]);
+      for (const [row, k] of [[0, 0], [57, 19]] as const) {
+        let dot = 0;
+        for (let f = 0; f < 784; f++) dot += (xValRaw.data[row * 784 + f]! - mean.data[f]!) * comps.data[k * 784 + f]!;
+        expect(xVal.data[row * 20 + k]).toBeCloseTo(dot, 3);
+      }
+      expect((await show('evaluate')).metrics['accuracy']).toBeGreaterThan(0.5);
+      expect(Object.keys((await show('train')).files)).toContain('transform/pca.json');
+      const file = join(rig.dir, 'item.png');
+      writeFileSync(file, testImagePng(1));
+      const predicted = await rig.pipe(['predict', 'train', file, '--json']);
+      expect(predicted.code, predicted.stderr).toBe(0);
+      expect((JSON.parse(predicted.stdout) as { predictions: Array<{ top: unknown[] }> }).predictions[0]?.top).toHaveLength(3);
+    } finally {
+      await rig.cleanup();
+    }
   });
 });
 

@@ -100,6 +100,23 @@ describe('random-forest', () => {
     expect(await a.predictProba(test.x, test.shape)).not.toEqual(await b.predictProba(test.x, test.shape));
   });
 
+  it('bins features outside [0,1] (e.g. PCA scores) by their training range, and reloads that range', async () => {
+    // An affine map per feature changes nothing for a tree when bins follow each feature's range.
+    const shift = (d: Dataset): Dataset => ({ ...d, x: d.x.map((v, i) => v * 0.01 + 3 + (i % 784) * 0.001) });
+    const params = { trees: 8, seed: 4 };
+    const raw = await randomForest.fit(train, undefined, params, ctx());
+    const moved = await randomForest.fit(shift(train), undefined, params, ctx());
+    const pRaw = accuracy(await raw.predictProba(test.x, test.shape), test.y);
+    const pMoved = await moved.predictProba(shift(test).x, test.shape);
+    // Clamping to [0,1] (the old behaviour) put every value of this data into the last bin: chance level.
+    expect(accuracy(pMoved, test.y)).toBeGreaterThan(pRaw - 0.05);
+    const dir = join(tmp, 'forest-range');
+    await import('node:fs/promises').then((fs) => fs.mkdir(dir));
+    await moved.save(dir);
+    expect(JSON.parse(readFileSync(join(dir, 'forest.json'), 'utf8'))).toHaveProperty('feature_min');
+    expect(await (await randomForest.load(dir)).predictProba(shift(test).x, test.shape)).toEqual(pMoved);
+  });
+
   it('stops when aborted', async () => {
     const controller = new AbortController();
     controller.abort(new Error('cancelled'));

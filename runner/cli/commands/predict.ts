@@ -6,6 +6,8 @@ import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { getModel } from '../../../stages/models/index.js';
+import { loadPca, pcaTransform } from '../../../stages/models/pca.js';
+import { TRANSFORM_DIR } from '../../../stages/pca.js';
 import { CLASS_NAMES } from '../../../stages/data/fashion-mnist.js';
 import { preprocessImage, SIZE } from '../../../stages/predict/preprocess.js';
 import { openStore, storeRoot, type CommonFlags } from '../context.js';
@@ -50,8 +52,16 @@ export async function predictCommand(
   try {
     const x = new Float32Array(prepared.length * SIZE * SIZE);
     prepared.forEach((p, i) => x.set(p.image.pixels, i * SIZE * SIZE));
-    const shape = def.input === 'image' ? [prepared.length, SIZE, SIZE, 1] : [prepared.length, SIZE * SIZE];
-    const proba = await trained.predictProba(x, shape);
+    let features: Float32Array = x;
+    let shape = def.input === 'image' ? [prepared.length, SIZE, SIZE, 1] : [prepared.length, SIZE * SIZE];
+    // A model trained after a `pca` stage expects the projected features: apply the same projection.
+    const transform = join(dir, TRANSFORM_DIR);
+    if (def.input === 'flat' && existsSync(join(transform, 'pca.json'))) {
+      const projection = await loadPca(transform);
+      features = await pcaTransform(projection, x, prepared.length);
+      shape = [prepared.length, projection.k];
+    }
+    const proba = await trained.predictProba(features, shape);
     const k = proba.length / prepared.length;
     prepared.forEach((p, i) => {
       const row = Array.from(proba.subarray(i * k, (i + 1) * k), (probability, index) => ({ index, probability, class: classes[index] ?? String(index) }));

@@ -10,13 +10,15 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readNpy, writeNpy } from '../../../artifacts/npy.js';
-import type { TreeArrays } from './tree.js';
+import type { FeatureRange, TreeArrays } from './tree.js';
 
 export interface Forest {
   readonly trees: readonly TreeArrays[];
   readonly numClasses: number;
   readonly nFeatures: number;
   readonly bins: number;
+  /** Absent: features were in [0,1]. */
+  readonly range?: FeatureRange;
 }
 
 const FORMAT = 'pipe-random-forest/1';
@@ -48,6 +50,7 @@ export async function saveForest(dir: string, forest: Forest): Promise<void> {
     tree_nodes: trees.map((t) => t.feature.length),
     tree_leaves: trees.map((t) => t.leafValues.length / c),
     tree_depths: trees.map((t) => t.depth),
+    ...(forest.range ? { feature_min: Array.from(forest.range.min), feature_scale: Array.from(forest.range.scale) } : {}),
   };
   await writeFile(join(dir, 'forest.json'), `${JSON.stringify(meta)}\n`);
   await writeNpy(join(dir, 'nodes.npy'), nodes, [totalNodes, 4]);
@@ -63,6 +66,8 @@ export async function loadForest(dir: string): Promise<Forest> {
     tree_nodes: number[];
     tree_leaves: number[];
     tree_depths: number[];
+    feature_min?: number[];
+    feature_scale?: number[];
   };
   if (meta.format !== FORMAT) throw new Error(`${dir}/forest.json: unknown format ${meta.format}`);
   const nodes = await readNpy(join(dir, 'nodes.npy'));
@@ -93,5 +98,6 @@ export async function loadForest(dir: string): Promise<Forest> {
     trees.push({ feature, threshold, left, right, leafValues: lv.slice(lo * c, (lo + nLeaves) * c), depth: meta.tree_depths[t]! });
     lo += nLeaves;
   });
-  return { trees, numClasses: c, nFeatures: meta.n_features, bins: meta.bins };
+  const range = meta.feature_min && meta.feature_scale ? { min: Float32Array.from(meta.feature_min), scale: Float32Array.from(meta.feature_scale) } : undefined;
+  return { trees, numClasses: c, nFeatures: meta.n_features, bins: meta.bins, ...(range ? { range } : {}) };
 }

@@ -48,13 +48,52 @@ export function binOf(x: number, bins: number): number {
   return b < 0 ? 0 : b >= bins ? bins - 1 : b;
 }
 
-/** Row-major float features [n, d] → feature-major bins. */
-export function binFeatures(x: Float32Array, n: number, d: number, bins: number, out: Uint8Array = new Uint8Array(n * d)): Uint8Array {
+/**
+ * Per-feature linear bin edges for features outside [0,1] (e.g. after a `pca` stage):
+ * bin = binOf((x − min[f]) · scale[f]). Absent = features already in [0,1] (pixels), binned exactly.
+ */
+export interface FeatureRange {
+  readonly min: Float32Array;
+  /** 1 / (max − min), or 0 for a constant feature. */
+  readonly scale: Float32Array;
+}
+
+/** The range to bin by: undefined when every value lies in [0,1], else each feature's min and max. */
+export function fitFeatureRange(x: Float32Array, n: number, d: number): FeatureRange | undefined {
+  const lo = new Float32Array(d).fill(Infinity);
+  const hi = new Float32Array(d).fill(-Infinity);
   for (let i = 0; i < n; i++) {
     const off = i * d;
-    for (let f = 0; f < d; f++) out[f * n + i] = binOf(x[off + f]!, bins);
+    for (let f = 0; f < d; f++) {
+      const v = x[off + f]!;
+      if (v < lo[f]!) lo[f] = v;
+      if (v > hi[f]!) hi[f] = v;
+    }
+  }
+  if (lo.every((v) => v >= 0) && hi.every((v) => v <= 1)) return undefined;
+  return { min: lo, scale: lo.map((v, f) => (hi[f]! > v ? 1 / (hi[f]! - v) : 0)) };
+}
+
+/** Bins row-major [n, d] features into `out` at [f * fStride + i * iStride] (feature- or row-major). */
+function binInto(x: Float32Array, n: number, d: number, bins: number, range: FeatureRange | undefined, out: Uint8Array, fStride: number, iStride: number): Uint8Array {
+  for (let i = 0; i < n; i++) {
+    const off = i * d;
+    for (let f = 0; f < d; f++) {
+      const v = range ? (x[off + f]! - range.min[f]!) * range.scale[f]! : x[off + f]!;
+      out[f * fStride + i * iStride] = binOf(v, bins);
+    }
   }
   return out;
+}
+
+/** Row-major float features [n, d] → feature-major bins (training layout). */
+export function binFeatures(x: Float32Array, n: number, d: number, bins: number, out: Uint8Array = new Uint8Array(n * d), range?: FeatureRange): Uint8Array {
+  return binInto(x, n, d, bins, range, out, n, 1);
+}
+
+/** Row-major float features [n, d] → row-major bins (prediction layout: one row's features together). */
+export function binRows(x: Float32Array, n: number, d: number, bins: number, range?: FeatureRange): Uint8Array {
+  return binInto(x, n, d, bins, range, new Uint8Array(n * d), 1, d);
 }
 
 /** Independent, well-mixed seed per tree, so a tree does not depend on which worker builds it. */
