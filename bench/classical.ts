@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { gunzipSync } from 'node:zlib';
+import { argmaxRows } from '../stages/evaluate/metrics.js';
 import { knn } from '../stages/models/knn.js';
 import { randomForest } from '../stages/models/random-forest.js';
 import { svm } from '../stages/models/svm.js';
@@ -37,13 +38,8 @@ function loadSplit(prefix: 'train' | 't10k'): Dataset {
 }
 
 function accuracy(p: Float32Array, y: Uint8Array, c: number): number {
-  let right = 0;
-  for (let i = 0; i < y.length; i++) {
-    let best = 0;
-    for (let k = 1; k < c; k++) if (p[i * c + k]! > p[i * c + best]!) best = k;
-    if (best === y[i]) right++;
-  }
-  return right / y.length;
+  const predicted = argmaxRows(p, y.length, c);
+  return predicted.reduce((right, label, i) => right + (label === y[i] ? 1 : 0), 0) / y.length;
 }
 
 export async function benchClassical(names: readonly string[] = Object.keys(CLASSICAL_MODELS)): Promise<Record<string, ClassicalFigures>> {

@@ -3,12 +3,14 @@
  * batches (timed), and writes `report.json` (accuracy, per-class metrics, confusion matrix, timings),
  * `probabilities.npy` and `predictions.npy`. Formats: docs/artifact-formats.md.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { contentHash } from '../artifacts/hash.js';
 import { readNpy, writeNpy } from '../artifacts/npy.js';
+import { classNames, readClassIndices } from './data/arrays.js';
 import { argmaxRows, classificationReport, confusionMatrix, mostConfused } from './evaluate/metrics.js';
 import { getModel } from './models/index.js';
+import { trainedModelName } from './models/trained-name.js';
 import type { ModelDefinition } from './models/types.js';
 import { loadSchema } from './schema.js';
 import { StageInputError, type InputArtifact, type JsonValue, type StageDefinition } from './types.js';
@@ -29,28 +31,6 @@ async function testFeatures(data: InputArtifact, def: ModelDefinition): Promise<
   return { x, shape: arr.shape };
 }
 
-async function testLabels(data: InputArtifact, n: number): Promise<Uint8Array> {
-  const arr = await readNpy(data.path('y_test.npy'));
-  if (arr.shape.length !== 1 || arr.shape[0] !== n) {
-    throw new StageInputError(`${data.stage}/y_test.npy has shape [${arr.shape.join(',')}] but x_test.npy has ${n} rows`);
-  }
-  const y = new Uint8Array(n);
-  for (let i = 0; i < n; i++) {
-    const v = arr.data[i]!;
-    if (!Number.isInteger(v) || v < 0 || v > 255) throw new StageInputError(`${data.stage}/y_test.npy[${i}] = ${v} is not a class index`);
-    y[i] = v;
-  }
-  return y;
-}
-
-/** Class names from the split's classes.json; numbers for classes it does not name. */
-async function classNames(data: InputArtifact, k: number): Promise<string[]> {
-  let names: unknown = [];
-  if (data.has('classes.json')) names = JSON.parse(await readFile(data.path('classes.json'), 'utf8')) as unknown;
-  const list = Array.isArray(names) ? names : [];
-  return Array.from({ length: k }, (_, i) => (typeof list[i] === 'string' ? (list[i] as string) : String(i)));
-}
-
 const round = (v: number, digits: number): number => Number(v.toFixed(digits));
 
 export const evaluate: StageDefinition = {
@@ -67,8 +47,8 @@ export const evaluate: StageDefinition = {
     const trainArtifact = ctx.inputs['model'];
     const data = ctx.inputs['data'];
     if (!trainArtifact || !data) throw new StageInputError('evaluate: inputs `model` (a train artifact) and `data` (a split artifact) are required');
-    const name = trainArtifact.params['model'] ?? trainArtifact.metrics['model'];
-    if (typeof name !== 'string') throw new StageInputError(`evaluate: input "${trainArtifact.stage}" is not a train artifact (no params.model)`);
+    const name = trainedModelName(trainArtifact);
+    if (name === undefined) throw new StageInputError(`evaluate: input "${trainArtifact.stage}" is not a train artifact (no params.model)`);
     const batchSize = Number(ctx.params['batch_size'] ?? 1000);
     const pairLimit = Number(ctx.params['confused_pairs'] ?? 10);
     const def = getModel(name);
@@ -76,7 +56,7 @@ export const evaluate: StageDefinition = {
     const { x, shape } = await testFeatures(data, def);
     const n = shape[0]!;
     if (n === 0) throw new StageInputError(`${data.stage}/x_test.npy has no rows`);
-    const y = await testLabels(data, n);
+    const y = await readClassIndices(data, 'y_test.npy', n);
     const rowSize = shape.slice(1).reduce((a, b) => a * b, 1);
 
     // The model directory is every file under model/; load() reads it from the artifact in place.

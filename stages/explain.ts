@@ -4,14 +4,15 @@
  * Output format: docs/artifact-formats.md (`explain` row).
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type * as TF from '@tensorflow/tfjs';
 import { readNpy } from '../artifacts/npy.js';
-import { writeArray } from './data/arrays.js';
+import { classNames, readClassIndices, writeArray } from './data/arrays.js';
 import { colorize, gradCam, NotConvolutionalError, overlay, pickLayer } from './explain/gradcam.js';
 import { loadLayersFromDir } from './explain/load-layers.js';
 import { encodePng, upscale } from './explain/png.js';
+import { trainedModelName } from './models/trained-name.js';
 import { loadSchema } from './schema.js';
 import { initTf, type BackendName } from './tf/backend.js';
 import { StageInputError, type InputArtifact, type JsonValue, type StageDefinition } from './types.js';
@@ -40,22 +41,6 @@ async function readTestImages(data: InputArtifact): Promise<{ x: Float32Array; n
   }
   const x = arr.data instanceof Float32Array ? arr.data : Float32Array.from(arr.data);
   return { x, n: shape[0]!, height: shape[1]!, width: shape[2]! };
-}
-
-async function readLabels(input: InputArtifact, file: string, n: number): Promise<Uint8Array> {
-  const arr = await readNpy(input.path(file));
-  if (arr.shape.length !== 1 || arr.shape[0] !== n) {
-    throw new StageInputError(`${input.stage}/${file} has shape [${arr.shape.join(',')}] but x_test.npy has ${n} images`);
-  }
-  return arr.data instanceof Uint8Array ? arr.data : Uint8Array.from(arr.data);
-}
-
-async function classNames(data: InputArtifact, numClasses: number): Promise<string[]> {
-  if (data.has('classes.json')) {
-    const names = JSON.parse(await readFile(data.path('classes.json'), 'utf8')) as unknown;
-    if (Array.isArray(names) && names.length >= numClasses) return names.map(String);
-  }
-  return Array.from({ length: numClasses }, (_, c) => String(c));
 }
 
 /** Argmax predictions over the whole test set, when no evaluation artifact supplies them. */
@@ -129,9 +114,7 @@ export const explain: StageDefinition = {
     const modelInput = ctx.inputs['model'];
     const data = ctx.inputs['data'];
     if (!modelInput || !data) throw new StageInputError('explain: inputs `model` and `data` are required');
-    // A `select` artifact carries the winner's model name in its metrics, not its params.
-    const named = modelInput.params['model'] ?? modelInput.metrics['model'];
-    const modelName = typeof named === 'string' ? named : modelInput.stage;
+    const modelName = trainedModelName(modelInput) ?? modelInput.stage;
     const modelDir = join(modelInput.dir, 'model');
     if (!existsSync(join(modelDir, 'model.json'))) {
       throw new StageInputError(
@@ -172,14 +155,14 @@ async function explainWith(
     throw new StageInputError(`explain: "${modelInput.stage}" expects images [N,${want.join(',')}] but ${data.stage}/x_test.npy holds [${n},${height},${width},1]`);
   }
   const rowSize = height * width;
-  const y = await readLabels(data, 'y_test.npy', n);
+  const y = await readClassIndices(data, 'y_test.npy', n);
   const numClasses = (model.outputs[0]!.shape[1] as number | null) ?? 1;
   const classes = await classNames(data, numClasses);
 
   const evaluation = ctx.inputs['evaluation'];
   let predicted: Uint8Array;
   if (evaluation) {
-    predicted = await readLabels(evaluation, 'predictions.npy', n);
+    predicted = await readClassIndices(evaluation, 'predictions.npy', n);
   } else {
     ctx.log(`no evaluation input: predicting ${n} test images`);
     ctx.progress({ done: 0, total: 1, label: 'predicting' });

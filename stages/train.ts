@@ -6,13 +6,13 @@ import { readFileSync } from 'node:fs';
 import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { readNpy } from '../artifacts/npy.js';
+import { readClassIndices } from './data/arrays.js';
+import { argmaxRows } from './evaluate/metrics.js';
 import { getModel, MODELS } from './models/index.js';
 import type { Dataset, ModelDefinition, TrainedModel } from './models/types.js';
 import { TRANSFORM_DIR } from './pca.js';
 import { loadSchema } from './schema.js';
 import { StageInputError, type InputArtifact, type JsonValue, type StageDefinition } from './types.js';
-
-const MAX_CLASSES = 256;
 
 /** Shape rules per model input kind, with the stage that fixes a mismatch. */
 function checkShape(def: ModelDefinition, file: string, shape: readonly number[]): void {
@@ -39,22 +39,6 @@ async function readFeatures(data: InputArtifact, file: string): Promise<{ x: Flo
   );
 }
 
-async function readLabels(data: InputArtifact, file: string, n: number): Promise<Uint8Array> {
-  const arr = await readNpy(data.path(file));
-  if (arr.shape.length !== 1 || arr.shape[0] !== n) {
-    throw new StageInputError(`${data.stage}/${file} has shape [${arr.shape.join(',')}] but the features have ${n} rows`);
-  }
-  const y = new Uint8Array(n);
-  for (let i = 0; i < n; i++) {
-    const v = arr.data[i]!;
-    if (!Number.isInteger(v) || v < 0 || v >= MAX_CLASSES) {
-      throw new StageInputError(`${data.stage}/${file}[${i}] = ${v} is not a class index (0..${MAX_CLASSES - 1})`);
-    }
-    y[i] = v;
-  }
-  return y;
-}
-
 /** Class count: from classes.json when the split carries it, else the largest label + 1. */
 function classCount(data: InputArtifact, labels: Uint8Array[]): number {
   let max = 0;
@@ -77,11 +61,10 @@ async function scoreValidation(trained: TrainedModel, val: Dataset): Promise<Rec
     const end = Math.min(n, start + VAL_BATCH);
     const p = await trained.predictProba(val.x.subarray(start * row, end * row), [end - start, ...val.shape.slice(1)]);
     const k = p.length / (end - start);
+    const predicted = argmaxRows(p, end - start, k);
     for (let i = 0; i < end - start; i++) {
-      let best = 0;
-      for (let c = 1; c < k; c++) if (p[i * k + c]! > p[i * k + best]!) best = c;
       const label = val.y[start + i]!;
-      if (best === label) correct++;
+      if (predicted[i] === label) correct++;
       loss -= Math.log(Math.max(p[i * k + label]!, 1e-7));
     }
   }
@@ -119,7 +102,7 @@ export const train: StageDefinition = {
     const xt = await readFeatures(data, 'x_train.npy');
     checkShape(def, 'x_train.npy', xt.shape);
     const n = xt.shape[0]!;
-    const yt = await readLabels(data, 'y_train.npy', n);
+    const yt = await readClassIndices(data, 'y_train.npy', n);
     let xv: { x: Float32Array; shape: readonly number[] } | undefined;
     let yv: Uint8Array | undefined;
     if (data.has('x_val.npy')) {
@@ -127,7 +110,7 @@ export const train: StageDefinition = {
       if (xv.shape.length !== xt.shape.length || xv.shape.slice(1).some((d, i) => d !== xt.shape[i + 1])) {
         throw new StageInputError(`x_val.npy is [${xv.shape.join(',')}] but x_train.npy is [${xt.shape.join(',')}]`);
       }
-      yv = await readLabels(data, 'y_val.npy', xv.shape[0]!);
+      yv = await readClassIndices(data, 'y_val.npy', xv.shape[0]!);
     }
     const numClasses = classCount(data, yv ? [yt, yv] : [yt]);
     const trainSet: Dataset = { x: xt.x, shape: xt.shape, y: yt, numClasses };

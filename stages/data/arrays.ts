@@ -1,5 +1,5 @@
 /** Reading and writing the `x_<split>.npy` / `y_<split>.npy` arrays that data stages pass along. */
-import { copyFile, mkdir } from 'node:fs/promises';
+import { copyFile, mkdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { readNpy, writeNpy, type NpyArray, type NpyData } from '../../artifacts/npy.js';
 import { StageInputError, type InputArtifact } from '../types.js';
@@ -51,4 +51,29 @@ export async function mapFeatures(
   }
   await carry(input, outDir, labelFiles(input));
   return shapes;
+}
+
+/**
+ * Class indices from a 1-D array file (`y_<split>.npy`, `predictions.npy`) of any numeric dtype,
+ * checked to have `n` entries that are integers in 0..255.
+ */
+export async function readClassIndices(input: InputArtifact, file: string, n: number): Promise<Uint8Array> {
+  const arr = await readNpy(input.path(file));
+  if (arr.shape.length !== 1 || arr.shape[0] !== n) {
+    throw new StageInputError(`${input.stage}/${file} has shape [${arr.shape.join(',')}] but the features have ${n} rows`);
+  }
+  const y = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const v = arr.data[i]!;
+    if (!Number.isInteger(v) || v < 0 || v > 255) throw new StageInputError(`${input.stage}/${file}[${i}] = ${v} is not a class index (0..255)`);
+    y[i] = v;
+  }
+  return y;
+}
+
+/** Names of classes 0..k-1 from the artifact's classes.json; the index as text for any it does not name. */
+export async function classNames(input: InputArtifact, k: number): Promise<string[]> {
+  const names: unknown = input.has('classes.json') ? JSON.parse(await readFile(input.path('classes.json'), 'utf8')) : [];
+  const list: unknown[] = Array.isArray(names) ? names : [];
+  return Array.from({ length: k }, (_, i) => (typeof list[i] === 'string' ? (list[i] as string) : String(i)));
 }

@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { getModel } from '../../../stages/models/index.js';
+import { trainedModelName } from '../../../stages/models/trained-name.js';
 import { loadPca, pcaTransform } from '../../../stages/models/pca.js';
 import { TRANSFORM_DIR } from '../../../stages/pca.js';
 import { CLASS_NAMES } from '../../../stages/data/fashion-mnist.js';
@@ -36,8 +37,8 @@ export async function predictCommand(
   const key = await findKey(target, root, await store.keys());
   const manifest = await store.readManifest(key);
   const dir = store.artifactDir(key);
-  const modelName = manifest?.key_record.params['model'] ?? manifest?.metrics['model'];
-  if (!manifest || typeof modelName !== 'string' || !existsSync(join(dir, 'model'))) {
+  const modelName = manifest ? trainedModelName({ params: manifest.key_record.params, metrics: manifest.metrics }) : undefined;
+  if (!manifest || modelName === undefined || !existsSync(join(dir, 'model'))) {
     throw new UsageError(`"${target}" (${manifest?.stage ?? key.slice(0, 12)}, kind ${manifest?.kind ?? '?'}) is not a trained model; give a train or select stage, or its artifact hash (see pipe ls)`);
   }
   const def = getModel(modelName);
