@@ -41,3 +41,9 @@ export function pipeJson<T>(dir: string, args: readonly string[]): T {
   if (result.status !== 0) throw new Error(`pipe ${args.join(' ')} failed: ${result.stderr}`);
   return JSON.parse(result.stdout) as T;
 }
+
+/** Stages a run executed (not cached) and the sum of their durations; `only` narrows to those stages. */
+export function ranStages(events: CliRun['events'], only?: readonly string[]): { count: number; seconds: number } {
+  const done = events.filter((e) => e.type === 'stage-done' && (!only || only.includes(String(e['stage']))));
+  return { count: done.length, seconds: done.reduce((a, e) => a + Number(e['seconds']), 0) };
+}

@@ -12,7 +12,7 @@ import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from '
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { benchClassical } from './classical.js';
-import { pipeJson, ROOT, runPipe, scratch } from './cli.js';
+import { pipeJson, ranStages, ROOT, runPipe, scratch } from './cli.js';
 import { benchKernels } from './kernels.js';
 import { benchRunner } from './runner.js';
 
@@ -48,9 +48,9 @@ async function benchFull(): Promise<{ summary: Record<string, Json>; models: Rec
       backend: m['backend'] ?? null,
     };
   }
-  const stageSeconds = run.events.filter((e) => e.type === 'stage-done').reduce((a, e) => a + Number(e['seconds']), 0);
+  const ran = ranStages(run.events);
   return {
-    summary: { wall_s: round(run.seconds, 1), sum_of_stage_s: round(stageSeconds, 1), stages: run.events.filter((e) => e.type === 'stage-done').length, backend: backend ?? null },
+    summary: { wall_s: round(run.seconds, 1), sum_of_stage_s: round(ran.seconds, 1), stages: ran.count, backend: backend ?? null },
     models,
     dir,
   };

@@ -3,7 +3,7 @@
  * stages run with --jobs 2 versus --jobs 1 (wall time versus the sum of the stages' durations).
  */
 import { join } from 'node:path';
-import { ROOT, runPipe, scratch, writePipeline } from './cli.js';
+import { ranStages, ROOT, runPipe, scratch, writePipeline } from './cli.js';
 
 // Two `inspect` stages on float data: each sorts 47M values for the median (CPU-bound, ~seconds).
 const PARALLEL = `name: parallel-bench
@@ -13,12 +13,6 @@ stages:
   inspect-a: { kind: inspect, inputs: { data: normalize } }
   inspect-b: { kind: inspect, inputs: { data: normalize }, params: { samples_per_class: 5 } }
 `;
-
-function stageSeconds(events: ReadonlyArray<Record<string, unknown>>, stages: readonly string[]): { sum: number; wall: number } {
-  const done = events.filter((e) => e['type'] === 'stage-done' && stages.includes(String(e['stage'])));
-  const sum = done.reduce((a, e) => a + Number(e['seconds']), 0);
-  return { sum, wall: Number.NaN };
-}
 
 export async function benchRunner(): Promise<Record<string, number | string>> {
   const quick = join(ROOT, 'pipelines', 'quick.yaml');
@@ -36,7 +30,7 @@ export async function benchRunner(): Promise<Record<string, number | string>> {
     const started = Date.now();
     const run = runPipe(pdir, ['run', file, '--jobs', String(jobs)]);
     const wall = (Date.now() - started) / 1000;
-    const { sum } = stageSeconds(run.events, ['inspect-a', 'inspect-b']);
+    const sum = ranStages(run.events, ['inspect-a', 'inspect-b']).seconds;
     results[`two_inspects_jobs${jobs}_wall_s`] = round(wall);
     results[`two_inspects_jobs${jobs}_sum_of_stage_s`] = round(sum);
   }

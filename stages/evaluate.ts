@@ -6,8 +6,8 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { contentHash } from '../artifacts/hash.js';
-import { readNpy, writeNpy } from '../artifacts/npy.js';
-import { classNames, readClassIndices } from './data/arrays.js';
+import { writeNpy } from '../artifacts/npy.js';
+import { classNames, readClassIndices, readFloatFeatures } from './data/arrays.js';
 import { argmaxRows, classificationReport, confusionMatrix, mostConfused } from './evaluate/metrics.js';
 import { getModel } from './models/index.js';
 import { trainedModelName } from './models/trained-name.js';
@@ -16,19 +16,15 @@ import { loadSchema } from './schema.js';
 import { StageInputError, type InputArtifact, type JsonValue, type StageDefinition } from './types.js';
 
 async function testFeatures(data: InputArtifact, def: ModelDefinition): Promise<{ x: Float32Array; shape: readonly number[] }> {
-  const arr = await readNpy(data.path('x_test.npy'));
-  const got = `[${arr.shape.join(',')}]`;
-  if (arr.dtype !== 'float32' && arr.dtype !== 'float64') {
-    throw new StageInputError(`${data.stage}/x_test.npy is ${arr.dtype}; evaluate needs float32 features in [0,1]: add a \`normalize\` stage`);
-  }
-  if (def.input === 'image' && arr.shape.length !== 4) {
+  const { x, shape } = await readFloatFeatures(data, 'x_test.npy', 'evaluate');
+  const got = `[${shape.join(',')}]`;
+  if (def.input === 'image' && shape.length !== 4) {
     throw new StageInputError(`model "${def.name}" needs images shaped [N,28,28,1] but ${data.stage}/x_test.npy is ${got}; evaluate it on the split the model was trained on (after \`reshape\`)`);
   }
-  if (def.input === 'flat' && arr.shape.length !== 2) {
+  if (def.input === 'flat' && shape.length !== 2) {
     throw new StageInputError(`model "${def.name}" needs flat features shaped [N,D] but ${data.stage}/x_test.npy is ${got}; evaluate it on the split the model was trained on (after \`flatten\`)`);
   }
-  const x = arr.data instanceof Float32Array ? arr.data : Float32Array.from(arr.data);
-  return { x, shape: arr.shape };
+  return { x, shape };
 }
 
 const round = (v: number, digits: number): number => Number(v.toFixed(digits));

@@ -7,8 +7,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type * as TF from '@tensorflow/tfjs';
-import { readNpy } from '../artifacts/npy.js';
-import { classNames, readClassIndices, writeArray } from './data/arrays.js';
+import { classNames, readClassIndices, readFloatFeatures, writeArray } from './data/arrays.js';
 import { colorize, gradCam, NotConvolutionalError, overlay, pickLayer } from './explain/gradcam.js';
 import { loadLayersFromDir } from './explain/load-layers.js';
 import { encodePng, upscale } from './explain/png.js';
@@ -31,15 +30,10 @@ interface Example {
 }
 
 async function readTestImages(data: InputArtifact): Promise<{ x: Float32Array; n: number; height: number; width: number }> {
-  const arr = await readNpy(data.path('x_test.npy'));
-  const { shape } = arr;
-  if (arr.dtype !== 'float32' && arr.dtype !== 'float64') {
-    throw new StageInputError(`${data.stage}/x_test.npy is ${arr.dtype}; explain needs the float32 images the model was trained on: add a \`normalize\` stage`);
-  }
+  const { x, shape } = await readFloatFeatures(data, 'x_test.npy', 'explain');
   if (!(shape.length === 3 || (shape.length === 4 && shape[3] === 1))) {
     throw new StageInputError(`${data.stage}/x_test.npy is [${shape.join(',')}]; explain needs images [N,28,28,1]: add a \`reshape\` stage`);
   }
-  const x = arr.data instanceof Float32Array ? arr.data : Float32Array.from(arr.data);
   return { x, n: shape[0]!, height: shape[1]!, width: shape[2]! };
 }
 

@@ -5,8 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { readNpy } from '../artifacts/npy.js';
-import { readClassIndices } from './data/arrays.js';
+import { readClassIndices, readFloatFeatures } from './data/arrays.js';
 import { argmaxRows } from './evaluate/metrics.js';
 import { getModel, MODELS } from './models/index.js';
 import type { Dataset, ModelDefinition, TrainedModel } from './models/types.js';
@@ -28,15 +27,6 @@ function checkShape(def: ModelDefinition, file: string, shape: readonly number[]
       `model "${def.name}" needs flat features shaped [N,D] but ${file} is ${got}; add a \`flatten\` stage before train`,
     );
   }
-}
-
-async function readFeatures(data: InputArtifact, file: string): Promise<{ x: Float32Array; shape: readonly number[] }> {
-  const arr = await readNpy(data.path(file));
-  if (arr.dtype === 'float32') return { x: arr.data as Float32Array, shape: arr.shape };
-  if (arr.dtype === 'float64') return { x: Float32Array.from(arr.data), shape: arr.shape };
-  throw new StageInputError(
-    `${data.stage}/${file} is ${arr.dtype}; train needs float32 features in [0,1]: add a \`normalize\` stage before train`,
-  );
 }
 
 /** Class count: from classes.json when the split carries it, else the largest label + 1. */
@@ -99,14 +89,14 @@ export const train: StageDefinition = {
     const data = ctx.inputs['data'];
     if (!data) throw new StageInputError('train: input `data` is required');
 
-    const xt = await readFeatures(data, 'x_train.npy');
+    const xt = await readFloatFeatures(data, 'x_train.npy', 'train');
     checkShape(def, 'x_train.npy', xt.shape);
     const n = xt.shape[0]!;
     const yt = await readClassIndices(data, 'y_train.npy', n);
     let xv: { x: Float32Array; shape: readonly number[] } | undefined;
     let yv: Uint8Array | undefined;
     if (data.has('x_val.npy')) {
-      xv = await readFeatures(data, 'x_val.npy');
+      xv = await readFloatFeatures(data, 'x_val.npy', 'train');
       if (xv.shape.length !== xt.shape.length || xv.shape.slice(1).some((d, i) => d !== xt.shape[i + 1])) {
         throw new StageInputError(`x_val.npy is [${xv.shape.join(',')}] but x_train.npy is [${xt.shape.join(',')}]`);
       }

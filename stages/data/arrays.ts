@@ -53,6 +53,14 @@ export async function mapFeatures(
   return shapes;
 }
 
+/** Features from `file` as float32 (float64 is converted); raw uint8 pixels need a `normalize` stage first. */
+export async function readFloatFeatures(input: InputArtifact, file: string, reader: string): Promise<{ x: Float32Array; shape: readonly number[] }> {
+  const arr = await readNpy(input.path(file));
+  if (arr.data instanceof Float32Array) return { x: arr.data, shape: arr.shape };
+  if (arr.data instanceof Float64Array) return { x: Float32Array.from(arr.data), shape: arr.shape };
+  throw new StageInputError(`${input.stage}/${file} is ${arr.dtype}; ${reader} needs float32 features in [0,1]: add a \`normalize\` stage before it`);
+}
+
 /**
  * Class indices from a 1-D array file (`y_<split>.npy`, `predictions.npy`) of any numeric dtype,
  * checked to have `n` entries that are integers in 0..255.
