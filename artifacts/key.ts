@@ -34,7 +34,8 @@ export type StaleReason =
   | { readonly code: 'input-changed'; readonly input: string }
   | { readonly code: 'file-changed'; readonly file: string }
   | { readonly code: 'upstream-stale'; readonly stage: string }
-  | { readonly code: 'output-missing'; readonly detail: string };
+  | { readonly code: 'output-missing'; readonly detail: string }
+  | { readonly code: 'forced' };
 
 export function formatReason(reason: StaleReason): string {
   switch (reason.code) {
@@ -54,6 +55,8 @@ export function formatReason(reason: StaleReason): string {
       return `upstream-stale ${reason.stage}`;
     case 'output-missing':
       return `output-missing ${reason.detail}`;
+    case 'forced':
+      return 'forced (--force)';
   }
 }
 

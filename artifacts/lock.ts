@@ -1,10 +1,9 @@
 /**
- * Store lock for commands that write (run, gc). The lock file records pid, host and start time;
- * a lock left by a process that no longer exists on this host is broken automatically.
+ * Exclusive store-wide lock, now used only by `pipe gc`: runs coordinate per key instead (lease.ts).
  */
 import { hostname } from 'node:os';
-import { open, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { LEASE_TTL_MS, LeaseDir } from './lease.js';
 
 export interface LockInfo {
   readonly pid: number;
@@ -18,18 +17,8 @@ export class StoreLockedError extends Error {
   constructor(readonly holder: LockInfo, readonly lockFile: string) {
     super(
       `the store is in use by another pipe process (pid ${holder.pid} on ${holder.host}, running "${holder.command}" since ${holder.started_at}). ` +
-        `Wait for it to finish; if that process is gone, delete ${lockFile}.`,
+        `Wait for it to finish; if that process is gone, pipe breaks the lock by itself within a minute (or delete ${lockFile}).`,
     );
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: the process exists but belongs to someone else.
-    return (error as { code?: string }).code === 'EPERM';
   }
 }
 
@@ -38,36 +27,25 @@ export interface Lock {
   release(): Promise<void>;
 }
 
-export async function acquireLock(storeRoot: string, command: string): Promise<Lock> {
-  const file = join(storeRoot, 'lock');
-  const info: LockInfo = { pid: process.pid, host: hostname(), started_at: new Date().toISOString(), command };
-  let brokeStale: LockInfo | undefined;
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      const handle = await open(file, 'wx');
-      await handle.writeFile(JSON.stringify(info));
-      await handle.close();
-      const release = async (): Promise<void> => {
-        await rm(file, { force: true });
-      };
-      return brokeStale ? { brokeStale, release } : { release };
-    } catch (error) {
-      if ((error as { code?: string }).code !== 'EEXIST') throw error;
-    }
-    let holder: LockInfo;
-    try {
-      holder = JSON.parse(await readFile(file, 'utf8')) as LockInfo;
-    } catch {
-      // Unreadable lock: a writer died between create and write. Treat as stale.
-      await rm(file, { force: true });
-      continue;
-    }
-    if (holder.host === hostname() && !alive(holder.pid)) {
-      brokeStale = holder;
-      await rm(file, { force: true });
-      continue;
-    }
-    throw new StoreLockedError(holder, file);
+/**
+ * An exclusive lease named `name` under `<store>/leases/exclusive/` (only `gc` needs one today: two
+ * collectors at once would race). Created atomically with its content (see lease.ts), so no second
+ * process can ever read it empty and judge it stale; a holder that is gone is broken automatically.
+ */
+export async function acquireLock(storeRoot: string, command: string, name = 'gc'): Promise<Lock> {
+  const dir = await LeaseDir.open(join(storeRoot, 'leases', 'exclusive'), `${hostname()}-${process.pid}`);
+  const claim = await dir.claim(name, command);
+  if (!claim.acquired) {
+    const h = claim.holder;
+    throw new StoreLockedError({ pid: h.pid, host: h.host, started_at: h.acquired_at, command: h.purpose }, join(dir.dir, name));
   }
-  throw new Error(`could not acquire ${file}`);
+  const lease = claim.lease;
+  const timer = setInterval(() => void lease.renew().catch(() => undefined), LEASE_TTL_MS / 3);
+  timer.unref();
+  const release = async (): Promise<void> => {
+    clearInterval(timer);
+    await lease.release();
+  };
+  const b = claim.brokeStale;
+  return b ? { brokeStale: { pid: b.pid, host: b.host, started_at: b.acquired_at, command: b.purpose }, release } : { release };
 }

@@ -3,17 +3,23 @@
  *
  * Layout under the store root (default `.pipe/`):
  *   artifacts/<key[0..2]>/<key>/          one finished stage run: its output files + manifest.json
- *   tmp/<key>-<pid>-<n>/                  a run in progress; never read; swept at the next locked run
+ *   tmp/<key>-<host>-<pid>-<n>/           a stage in progress; never read; swept once its process is gone
  *   runs/<time>-<pid>.json                append-only run records (one file per run, never rewritten)
  *   file-hashes.json                      memo of file hashes by (path, size, mtime, inode)
- *   lock                                  held by `pipe run`/`pipe gc`; records pid, host, time
+ *   leases/keys/<key>                     "this process is computing <key>" (see lease.ts)
+ *   leases/runs/<run id>                  the keys a live run uses, which gc keeps
+ *
+ * Several processes may use one store at once: a key is computed by whoever holds its lease, and
+ * an artifact directory, once renamed into place, is never rewritten (write-once).
  *
  * Commit order: a stage writes into tmp/, the store hashes every file, writes manifest.json last,
  * fsyncs and renames the directory into artifacts/. A kill at any point leaves either nothing or a
  * temp dir that no reader trusts, so a crash means "stale", never "trusted but corrupt".
  */
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile, open } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join, relative, sep } from 'node:path';
+import { LeaseDir, processAlive, type Claim } from './lease.js';
 import type { ArtifactFile, JsonValue } from '../stages/types.js';
 import { FileHashMemo } from './file-hashes.js';
 import { contentHash, sha256File, type ContentHash, type KeyHash } from './hash.js';
@@ -51,14 +57,57 @@ export type Lookup =
   | { readonly status: 'absent' }
   | { readonly status: 'corrupt'; readonly detail: string };
 
-export class LocalStore {
+/**
+ * What the executor, the CLI and gc need from a store. Implementations: `LocalStore` (a directory,
+ * also on a shared filesystem). One contract suite (test/store/contract.test.ts) runs against each.
+ */
+export interface ArtifactStore {
+  /** Local directory holding the artifacts that stages read. */
+  readonly root: string;
+  readonly memo: FileHashMemo;
+  artifactDir(key: string): string;
+  /** Finds an artifact and verifies every file it records. */
+  lookup(key: KeyHash): Promise<Lookup>;
+  /** A manifest without verifying files (listings). */
+  readManifest(key: string): Promise<Manifest | undefined>;
+  createTemp(key: KeyHash): Promise<string>;
+  /** Write-once: if another writer committed the same key first, its artifact wins and ours is dropped. */
+  commit(tempDir: string, draft: ManifestDraft): Promise<Manifest>;
+  discard(tempDir: string): Promise<void>;
+  remove(key: string): Promise<void>;
+  keys(): Promise<string[]>;
+  sizeOf(key: string): Promise<number>;
+  /** Tries to become the one process computing `key` (never waits). */
+  claimKey(key: KeyHash, purpose: string): Promise<Claim>;
+  /** Leases of live runs (their `keys` are in use and must survive gc). */
+  readonly runLeases: LeaseDir;
+  /** Deletes temp dirs whose process is gone. */
+  sweepTemp(): Promise<number>;
+  close(): Promise<void>;
+}
+
+export class LocalStore implements ArtifactStore {
   private tempCounter = 0;
 
-  private constructor(readonly root: string, readonly memo: FileHashMemo) {}
+  private constructor(
+    readonly root: string,
+    readonly memo: FileHashMemo,
+    private readonly keyLeases: LeaseDir,
+    readonly runLeases: LeaseDir,
+  ) {}
 
-  static async open(root: string): Promise<LocalStore> {
+  static async open(root: string, owner = `${hostname()}-${process.pid}`): Promise<LocalStore> {
     for (const dir of ['artifacts', 'tmp', 'runs']) await mkdir(join(root, dir), { recursive: true });
-    return new LocalStore(root, await FileHashMemo.open(join(root, 'file-hashes.json')));
+    return new LocalStore(
+      root,
+      await FileHashMemo.open(join(root, 'file-hashes.json')),
+      await LeaseDir.open(join(root, 'leases', 'keys'), owner),
+      await LeaseDir.open(join(root, 'leases', 'runs'), owner),
+    );
+  }
+
+  claimKey(key: KeyHash, purpose: string): Promise<Claim> {
+    return this.keyLeases.claim(key, purpose);
   }
 
   artifactDir(key: string): string {
@@ -100,7 +149,7 @@ export class LocalStore {
   }
 
   async createTemp(key: KeyHash): Promise<string> {
-    const dir = join(this.root, 'tmp', `${key.slice(0, 16)}-${process.pid}-${this.tempCounter++}`);
+    const dir = join(this.root, 'tmp', `${key.slice(0, 16)}-${hostname()}-${process.pid}-${this.tempCounter++}`);
     await rm(dir, { recursive: true, force: true });
     await mkdir(dir, { recursive: true });
     return dir;
@@ -128,8 +177,25 @@ export class LocalStore {
     await fsyncFile(manifestPath);
     const finalDir = this.artifactDir(draft.key);
     await mkdir(join(finalDir, '..'), { recursive: true });
-    await rm(finalDir, { recursive: true, force: true });
-    await rename(tempDir, finalDir);
+    const existing = await this.lookup(draft.key);
+    if (existing.status === 'hit') {
+      // Write-once: someone committed this key first (e.g. a lease broken as stale while its holder
+      // still ran). Same key, same work: keep theirs, drop ours.
+      await this.discard(tempDir);
+      return existing.manifest;
+    }
+    if (existing.status === 'corrupt') await this.remove(draft.key);
+    try {
+      await rename(tempDir, finalDir);
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw error;
+      // Lost a race with another committer between our lookup and rename.
+      const winner = await this.lookup(draft.key);
+      if (winner.status !== 'hit') throw error;
+      await this.discard(tempDir);
+      return winner.manifest;
+    }
     for (const name of Object.keys(files)) {
       await this.memo.record(join(finalDir, name), files[name]?.sha256 ?? '');
     }
@@ -147,11 +213,24 @@ export class LocalStore {
     await rm(dir, { recursive: true, force: true });
   }
 
-  /** Deletes leftovers of killed runs. Only call while holding the store lock. */
+  /**
+   * Deletes leftovers of killed processes: temp dirs named with this host and a pid that is gone.
+   * Other hosts' temp dirs (a shared filesystem) are left to them unless a day old.
+   */
   async sweepTemp(): Promise<number> {
-    const entries = await readdir(join(this.root, 'tmp'));
-    await Promise.all(entries.map((entry) => rm(join(this.root, 'tmp', entry), { recursive: true, force: true })));
-    return entries.length;
+    const host = hostname();
+    let swept = 0;
+    for (const entry of await readdir(join(this.root, 'tmp')).catch(() => [] as string[])) {
+      const match = /^[0-9a-f]+-(.+)-(\d+)-\d+$/.exec(entry);
+      const path = join(this.root, 'tmp', entry);
+      let dead: boolean;
+      if (match && match[1] === host) dead = !processAlive(Number(match[2]));
+      else dead = Date.now() - (await stat(path).then((s) => s.mtimeMs, () => Date.now())) > 24 * 3600_000;
+      if (!dead) continue;
+      await rm(path, { recursive: true, force: true });
+      swept++;
+    }
+    return swept;
   }
 
   /** Every artifact key present on disk. */

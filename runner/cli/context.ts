@@ -1,6 +1,6 @@
 /** Shared CLI plumbing: load + plan a pipeline file, open its store, read run history. */
 import { resolve } from 'node:path';
-import { LocalStore } from '../../artifacts/store.js';
+import { LocalStore, type ArtifactStore } from '../../artifacts/store.js';
 import { STAGES } from '../../stages/index.js';
 import { loadPipeline } from '../config/load.js';
 import type { BackendChoice, Plan } from '../config/types.js';
@@ -33,7 +33,7 @@ export function backendChoice(flags: CommonFlags, planned?: Plan): BackendChoice
   return value as BackendChoice;
 }
 
-export async function openStore(root: string): Promise<LocalStore> {
+export async function openStore(root: string): Promise<ArtifactStore> {
   return LocalStore.open(root);
 }
 

@@ -53,6 +53,9 @@ export function textLogger(write: Output, options: { tty: boolean; debug: boolea
         case 'stage-cached':
           line(`  cached  ${name(event.stage)}`);
           break;
+        case 'stage-waiting':
+          line(`  waiting ${name(event.stage)} another run is computing it: ${event.holder}`);
+          break;
         case 'stage-start':
           running.set(event.stage, { done: 0, total: 0, lastPrinted: -1 });
           line(`  start   ${name(event.stage)} (${event.reasons.map(formatReason).join('; ')})`);

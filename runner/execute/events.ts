@@ -28,6 +28,8 @@ export interface StageSummary {
 export type RunEvent =
   | { readonly type: 'run-start'; readonly pipeline: string; readonly stages: readonly string[]; readonly jobs: number; readonly store: string }
   | { readonly type: 'stage-cached'; readonly stage: string; readonly key: string }
+  /** Another process holds the key's lease: this run waits for its artifact instead of recomputing it. */
+  | { readonly type: 'stage-waiting'; readonly stage: string; readonly key: string; readonly holder: string }
   | { readonly type: 'stage-start'; readonly stage: string; readonly key: string; readonly reasons: readonly StaleReason[] }
   | { readonly type: 'stage-progress'; readonly stage: string; readonly done: number; readonly total: number; readonly label?: string }
   | { readonly type: 'stage-log'; readonly stage: string; readonly message: string }

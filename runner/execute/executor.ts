@@ -2,19 +2,26 @@
  * Executes a Plan: each stage waits for its inputs, computes its key from their content hashes,
  * reuses a verified artifact when one exists, and otherwise runs in a worker slot (p-queue, critical
  * path first). A failed stage skips its dependents only; independent branches finish.
+ *
+ * Several processes may execute plans on one store at once. Before computing a key, a stage takes
+ * the key's lease; if another process holds it, the stage waits until that process commits (then it
+ * is a cache hit) or gives up (then this process computes it). Every await of a stage's life is
+ * inside its error boundary: a store failure fails that stage, never the whole run.
  */
 import PQueue from 'p-queue';
-import { explainChange, keyHash, type KeyRecord, type StaleReason } from '../../artifacts/key.js';
-import type { LocalStore, Manifest } from '../../artifacts/store.js';
+import type { KeyHash } from '../../artifacts/hash.js';
+import type { KeyRecord, StaleReason } from '../../artifacts/key.js';
+import type { HeldLease } from '../../artifacts/lease.js';
+import type { ArtifactStore, Manifest } from '../../artifacts/store.js';
 import type { Plan, PlannedStage } from '../config/types.js';
 import { errorInfo } from './error-info.js';
 import type { RunEvent, StageSummary } from './events.js';
-import { externalFileHashes, keyRecordFor } from './keys.js';
 import { StageFailedError, type InputArtifactData, type Launcher } from './launcher.js';
+import { inputHashes, reasonsFor, resolveStage } from './resolve.js';
 import type { StageRecord } from './run-records.js';
 
 export interface ExecuteOptions {
-  readonly store: LocalStore;
+  readonly store: ArtifactStore;
   readonly jobs: number;
   readonly backend: string;
   readonly launcher: Launcher;
@@ -27,6 +34,12 @@ export interface ExecuteOptions {
   /** Last successful record per stage, to explain why a stage reruns. */
   readonly previous: ReadonlyMap<string, StageRecord>;
   readonly environment: Readonly<Record<string, string>>;
+  /** Called with every key the run reads or writes (the run lease keeps them from gc). */
+  readonly useKey?: (key: KeyHash) => void;
+  /** Key leases this run holds, for the caller's heartbeat. */
+  readonly heldLeases?: Set<HeldLease>;
+  /** How often to look again while another process computes a key (ms). */
+  readonly pollMs?: number;
 }
 
 type Outcome =
@@ -44,6 +57,17 @@ export async function execute(plan: Plan, options: ExecuteOptions): Promise<Exec
   const summaries = new Map<string, StageSummary>();
   const records: Record<string, StageRecord> = {};
   const stages = plan.stages.filter((s) => !options.selection || options.selection.has(s.name));
+  const store = options.store;
+  const pollMs = options.pollMs ?? 250;
+
+  const fail = (stage: PlannedStage, error: unknown, started: number): Outcome => {
+    const info = error instanceof StageFailedError ? error.info : errorInfo(error, options.signal.aborted);
+    const seconds = (Date.now() - started) / 1000;
+    options.emit({ type: 'stage-failed', stage: stage.name, seconds, error: info });
+    summaries.set(stage.name, { stage: stage.name, status: 'failed', seconds, detail: info.message });
+    records[stage.name] = { status: 'failed', group: stage.group, params: stage.params, seconds, error: info.message };
+    return { ok: false, because: info.message };
+  };
 
   const runOne = async (stage: PlannedStage): Promise<Outcome> => {
     const deps = plan.dependencies.get(stage.name) ?? [];
@@ -60,91 +84,110 @@ export async function execute(plan: Plan, options: ExecuteOptions): Promise<Exec
     if (options.signal.aborted) return skip('interrupted');
 
     const manifests = new Map(deps.map((d, i) => [d, depOutcomes[i] as Outcome & { ok: true }]));
+    const forced = options.force?.has(stage.name) === true;
     const started = Date.now();
-    let keyRecord: KeyRecord;
+    const cached = (key: KeyHash, keyRecord: KeyRecord, manifest: Manifest, dir: string): Outcome => {
+      options.emit({ type: 'stage-cached', stage: stage.name, key });
+      summaries.set(stage.name, { stage: stage.name, status: 'cached', key, metrics: manifest.metrics });
+      records[stage.name] = { ...base, status: 'cached', key, key_record: keyRecord, content_hash: manifest.content_hash, metrics: manifest.metrics };
+      return { ok: true, manifest, dir };
+    };
+
+    let lease: HeldLease | undefined;
     try {
-      keyRecord = keyRecordFor(stage, inputHashes(stage, manifests), await externalFileHashes(stage, options.store.memo), options.backend);
+      const hashes = inputHashes(stage, (ref) => manifests.get(ref)?.manifest.content_hash);
+      let resolution = await resolveStage(stage, hashes, store, options.previous.get(stage.name), options.backend, forced);
+      const { key, keyRecord } = resolution;
+      options.useKey?.(key);
+      if (resolution.found.status === 'hit' && !forced) return cached(key, keyRecord, resolution.found.manifest, resolution.found.dir);
+
+      // Become the one process computing this key, or wait for whoever is.
+      let announcedWait = false;
+      for (;;) {
+        const claim = await store.claimKey(key, `${plan.pipeline.name}:${stage.name}`);
+        if (claim.acquired) {
+          lease = claim.lease;
+          options.heldLeases?.add(lease);
+          if (claim.brokeStale) options.emit({ type: 'notice', message: `${stage.name}: took over from pid ${claim.brokeStale.pid} on ${claim.brokeStale.host}, which is gone` });
+          break;
+        }
+        if (!announcedWait) {
+          options.emit({ type: 'stage-waiting', stage: stage.name, key, holder: `pid ${claim.holder.pid} on ${claim.holder.host} (${claim.holder.purpose})` });
+          announcedWait = true;
+        }
+        await delay(pollMs, options.signal);
+        if (options.signal.aborted) return skip('interrupted');
+        const found = await store.lookup(key);
+        if (found.status === 'hit' && !forced) return cached(key, keyRecord, found.manifest, found.dir);
+      }
+      // Whoever held the lease before us may have committed just before we took it.
+      const found = await store.lookup(key);
+      if (found.status === 'hit' && !forced) return cached(key, keyRecord, found.manifest, found.dir);
+      resolution = { ...resolution, found, reasons: reasonsFor(found, keyRecord, options.previous.get(stage.name), forced) };
+      if (found.status === 'corrupt') {
+        options.emit({ type: 'artifact-repaired', stage: stage.name, key, detail: found.detail });
+        await store.remove(key);
+      }
+      const reasons: readonly StaleReason[] = resolution.reasons;
+
+      return (await queue.add(
+        async (): Promise<Outcome> => {
+          // Re-check after waiting for a slot: Ctrl-C may have come meanwhile.
+          if (options.signal.aborted) return skip('interrupted');
+          const startedAt = new Date();
+          options.emit({ type: 'stage-start', stage: stage.name, key, reasons });
+          const tempDir = await store.createTemp(key);
+          try {
+            const result = await options.launcher(
+              {
+                stage: stage.name,
+                kind: stage.kind,
+                params: stage.params,
+                inputs: singleInputs(stage, manifests),
+                inputLists: listInputs(stage, manifests),
+                outDir: tempDir,
+                ...(options.backend !== 'auto' ? { backend: options.backend } : {}),
+              },
+              {
+                progress: (done, total, label) => options.emit({ type: 'stage-progress', stage: stage.name, done, total, ...(label !== undefined ? { label } : {}) }),
+                log: (message) => options.emit({ type: 'stage-log', stage: stage.name, message }),
+              },
+              options.signal,
+            );
+            const seconds = (Date.now() - startedAt.getTime()) / 1000;
+            const manifest = await store.commit(tempDir, {
+              key,
+              stage: stage.name,
+              pipeline: plan.pipeline.name,
+              kind: stage.kind,
+              key_record: keyRecord,
+              inputs: inputRefs(stage, manifests),
+              metrics: result.metrics ?? {},
+              ...(result.backend !== undefined ? { backend: result.backend } : {}),
+              started_at: startedAt.toISOString(),
+              duration_s: seconds,
+              environment: options.environment,
+            });
+            options.emit({ type: 'stage-done', stage: stage.name, key, seconds, metrics: manifest.metrics, ...(result.backend !== undefined ? { backend: result.backend } : {}) });
+            summaries.set(stage.name, { stage: stage.name, status: 'ran', key, seconds, reasons, metrics: manifest.metrics });
+            records[stage.name] = { ...base, status: 'ran', key, key_record: keyRecord, content_hash: manifest.content_hash, seconds, reasons, metrics: manifest.metrics };
+            return { ok: true, manifest, dir: store.artifactDir(key) };
+          } catch (error) {
+            // Nothing half-written is ever trusted: the temp dir is dropped.
+            await store.discard(tempDir).catch(() => undefined);
+            return fail(stage, error, startedAt.getTime());
+          }
+        },
+        { priority: plan.priority.get(stage.name) ?? 0 },
+      )) as Outcome;
     } catch (error) {
       return fail(stage, error, started);
+    } finally {
+      if (lease) {
+        options.heldLeases?.delete(lease);
+        await lease.release().catch(() => undefined);
+      }
     }
-    const key = keyHash(keyRecord);
-    const found = await options.store.lookup(key);
-    if (found.status === 'hit' && !options.force?.has(stage.name)) {
-      options.emit({ type: 'stage-cached', stage: stage.name, key });
-      summaries.set(stage.name, { stage: stage.name, status: 'cached', key, metrics: found.manifest.metrics });
-      records[stage.name] = { ...base, status: 'cached', key, key_record: keyRecord, content_hash: found.manifest.content_hash, metrics: found.manifest.metrics };
-      return { ok: true, manifest: found.manifest, dir: found.dir };
-    }
-    let reasons: StaleReason[];
-    if (found.status === 'corrupt') {
-      options.emit({ type: 'artifact-repaired', stage: stage.name, key, detail: found.detail });
-      await options.store.remove(key);
-      reasons = [{ code: 'output-missing', detail: found.detail }];
-    } else {
-      const before = options.previous.get(stage.name)?.key_record;
-      reasons = before ? explainChange(before, keyRecord) : [{ code: 'never-run' }];
-      if (!reasons.length) reasons = [{ code: 'output-missing', detail: 'artifact not in the store' }];
-    }
-
-    return (await queue.add(
-      async (): Promise<Outcome> => {
-        // Re-check after waiting for a slot: Ctrl-C may have come meanwhile.
-        if (options.signal.aborted) return skip('interrupted');
-        const startedAt = new Date();
-        options.emit({ type: 'stage-start', stage: stage.name, key, reasons });
-        const tempDir = await options.store.createTemp(key);
-        try {
-          const result = await options.launcher(
-            {
-              stage: stage.name,
-              kind: stage.kind,
-              params: stage.params,
-              inputs: singleInputs(stage, manifests),
-              inputLists: listInputs(stage, manifests),
-              outDir: tempDir,
-              ...(options.backend !== 'auto' ? { backend: options.backend } : {}),
-            },
-            {
-              progress: (done, total, label) => options.emit({ type: 'stage-progress', stage: stage.name, done, total, ...(label !== undefined ? { label } : {}) }),
-              log: (message) => options.emit({ type: 'stage-log', stage: stage.name, message }),
-            },
-            options.signal,
-          );
-          const seconds = (Date.now() - startedAt.getTime()) / 1000;
-          const manifest = await options.store.commit(tempDir, {
-            key,
-            stage: stage.name,
-            pipeline: plan.pipeline.name,
-            kind: stage.kind,
-            key_record: keyRecord,
-            inputs: inputRefs(stage, manifests),
-            metrics: result.metrics ?? {},
-            ...(result.backend !== undefined ? { backend: result.backend } : {}),
-            started_at: startedAt.toISOString(),
-            duration_s: seconds,
-            environment: options.environment,
-          });
-          options.emit({ type: 'stage-done', stage: stage.name, key, seconds, metrics: manifest.metrics, ...(result.backend !== undefined ? { backend: result.backend } : {}) });
-          summaries.set(stage.name, { stage: stage.name, status: 'ran', key, seconds, reasons, metrics: manifest.metrics });
-          records[stage.name] = { ...base, status: 'ran', key, key_record: keyRecord, content_hash: manifest.content_hash, seconds, reasons, metrics: manifest.metrics };
-          return { ok: true, manifest, dir: options.store.artifactDir(key) };
-        } catch (error) {
-          // Nothing half-written is ever trusted: the temp dir is dropped.
-          await options.store.discard(tempDir);
-          return fail(stage, error, startedAt.getTime());
-        }
-      },
-      { priority: plan.priority.get(stage.name) ?? 0 },
-    )) as Outcome;
-  };
-
-  const fail = (stage: PlannedStage, error: unknown, started: number): Outcome => {
-    const info = error instanceof StageFailedError ? error.info : errorInfo(error, options.signal.aborted);
-    const seconds = (Date.now() - started) / 1000;
-    options.emit({ type: 'stage-failed', stage: stage.name, seconds, error: info });
-    summaries.set(stage.name, { stage: stage.name, status: 'failed', seconds, detail: info.message });
-    records[stage.name] = { status: 'failed', group: stage.group, params: stage.params, seconds, error: info.message };
-    return { ok: false, because: info.message };
   };
 
   for (const stage of stages) outcomes.set(stage.name, runOne(stage));
@@ -153,13 +196,18 @@ export async function execute(plan: Plan, options: ExecuteOptions): Promise<Exec
   return { summaries: stages.map((s) => summaries.get(s.name)).filter((s): s is StageSummary => s !== undefined), records };
 }
 
-function inputHashes(stage: PlannedStage, manifests: ReadonlyMap<string, { manifest: Manifest }>): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  for (const [name, input] of Object.entries(stage.inputs)) {
-    const hashes = input.refs.map((ref) => manifests.get(ref)?.manifest.content_hash ?? '');
-    out[name] = input.many ? hashes : (hashes[0] ?? '');
-  }
-  return out;
+/** Resolves after `ms`, or at once when the run is aborted. */
+function delay(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
 }
 
 function toData(ref: string, outcome: { manifest: Manifest; dir: string }): InputArtifactData {

@@ -2,10 +2,10 @@
  * Dry run: what `pipe run` would do, with a reason per stale stage, without running anything.
  * A stage whose input is stale cannot know its key yet and is reported as `upstream-stale`.
  */
-import { explainChange, keyHash, type StaleReason } from '../../artifacts/key.js';
-import type { LocalStore, Manifest } from '../../artifacts/store.js';
+import type { StaleReason } from '../../artifacts/key.js';
+import type { ArtifactStore, Manifest } from '../../artifacts/store.js';
 import type { Plan } from '../config/types.js';
-import { externalFileHashes, keyRecordFor } from './keys.js';
+import { inputHashes, resolveStage } from './resolve.js';
 import type { StageRecord } from './run-records.js';
 
 export type StageState =
@@ -14,10 +14,11 @@ export type StageState =
 
 export async function computeStatus(
   plan: Plan,
-  store: LocalStore,
+  store: ArtifactStore,
   previous: ReadonlyMap<string, StageRecord>,
   backend: string,
   selection?: ReadonlySet<string>,
+  force?: ReadonlySet<string>,
 ): Promise<StageState[]> {
   const states = new Map<string, StageState>();
   for (const stage of plan.stages) {
@@ -28,33 +29,20 @@ export async function computeStatus(
       states.set(stage.name, { stage: stage.name, state: 'stale', reasons: [{ code: 'upstream-stale', stage: staleDep }] });
       continue;
     }
-    const hashes: Record<string, string | string[]> = {};
-    for (const [name, input] of Object.entries(stage.inputs)) {
-      const list = input.refs.map((ref) => {
-        const state = states.get(ref);
-        return state?.state === 'fresh' ? state.manifest.content_hash : '';
-      });
-      hashes[name] = input.many ? list : (list[0] ?? '');
-    }
-    let files: Record<string, string>;
+    const hashes = inputHashes(stage, (ref) => {
+      const state = states.get(ref);
+      return state?.state === 'fresh' ? state.manifest.content_hash : undefined;
+    });
+    let resolution;
     try {
-      files = await externalFileHashes(stage, store.memo);
+      resolution = await resolveStage(stage, hashes, store, previous.get(stage.name), backend, force?.has(stage.name) === true);
     } catch (error) {
       states.set(stage.name, { stage: stage.name, state: 'stale', reasons: [{ code: 'output-missing', detail: (error as Error).message }] });
       continue;
     }
-    const record = keyRecordFor(stage, hashes, files, backend);
-    const key = keyHash(record);
-    const found = await store.lookup(key);
-    if (found.status === 'hit') {
-      states.set(stage.name, { stage: stage.name, state: 'fresh', key, manifest: found.manifest });
-      continue;
-    }
-    const before = previous.get(stage.name)?.key_record;
-    let reasons: StaleReason[] = before ? explainChange(before, record) : [{ code: 'never-run' }];
-    if (found.status === 'corrupt') reasons = [{ code: 'output-missing', detail: found.detail }];
-    else if (!reasons.length) reasons = [{ code: 'output-missing', detail: 'artifact not in the store' }];
-    states.set(stage.name, { stage: stage.name, state: 'stale', key, reasons });
+    const { key, found, reasons } = resolution;
+    if (found.status === 'hit' && !reasons.length) states.set(stage.name, { stage: stage.name, state: 'fresh', key, manifest: found.manifest });
+    else states.set(stage.name, { stage: stage.name, state: 'stale', key, reasons });
   }
   return [...states.values()];
 }

@@ -55,6 +55,9 @@ export async function gcCommand(flags: GcFlags, write: Output): Promise<number> 
       perPipeline.set(record.pipeline, seen + 1);
       for (const stage of Object.values(record.stages)) if (stage.key) keep.add(stage.key);
     }
+    // Whatever a live run reads or writes survives, even if no pipeline file references it now.
+    let inUse = 0;
+    for (const run of await store.runLeases.live()) for (const key of run.keys ?? []) if (!keep.has(key)) { keep.add(key); inUse++; }
     const doomed = [];
     for (const key of await store.keys()) {
       if (keep.has(key)) continue;
@@ -64,7 +67,7 @@ export async function gcCommand(flags: GcFlags, write: Output): Promise<number> 
       doomed.push({ key, stage: manifest?.stage ?? '?', pipeline: manifest?.pipeline ?? '?', created, size: await store.sizeOf(key) });
     }
     const total = doomed.reduce((a, d) => a + d.size, 0);
-    write(`kept: artifacts of ${files.length} pipeline file(s) (${files.join(', ') || 'none found'}) and the last ${keepLast} run(s) of each pipeline\n`);
+    write(`kept: artifacts of ${files.length} pipeline file(s) (${files.join(', ') || 'none found'}) and the last ${keepLast} run(s) of each pipeline${inUse ? `, and ${inUse} in use by running pipe processes` : ''}\n`);
     if (!doomed.length) {
       write('nothing to delete\n');
       return 0;
@@ -74,7 +77,9 @@ export async function gcCommand(flags: GcFlags, write: Output): Promise<number> 
       write(`\nwould delete ${doomed.length} artifacts, ${bytes(total)}. Run again with --yes to delete them.\n`);
       return 0;
     }
-    for (const d of doomed) await store.remove(d.key);
+    // Re-check just before deleting: a run may have started using a key since the listing.
+    const live = new Set((await store.runLeases.live()).flatMap((r) => r.keys ?? []));
+    for (const d of doomed) if (!live.has(d.key)) await store.remove(d.key);
     write(`\ndeleted ${doomed.length} artifacts, ${bytes(total)}\n`);
     return 0;
   } finally {

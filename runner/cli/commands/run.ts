@@ -2,7 +2,8 @@
 import { availableParallelism, hostname } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { acquireLock } from '../../../artifacts/lock.js';
+import type { KeyHash } from '../../../artifacts/hash.js';
+import { LEASE_TTL_MS, type HeldLease } from '../../../artifacts/lease.js';
 import { packageRoot } from '../../../stages/schema.js';
 import type { RunEvent } from '../../execute/events.js';
 import { execute } from '../../execute/executor.js';
@@ -58,10 +59,27 @@ export async function runCommand(file: string, flags: RunFlags, write: Output): 
 
   const root = storeRoot(flags, planned.pipeline.store);
   const store = await openStore(root);
-  const lock = await acquireLock(root, `pipe run ${file}`);
+  const started = new Date();
+  const runId = newRunId(started);
+  // No store-wide lock: other runs may share this store. The run lease lists the keys this run
+  // uses so gc keeps them; key leases (taken by the executor) make a shared stage run once.
+  const usedKeys = new Set<KeyHash>();
+  const claim = await store.runLeases.claim(runId, `pipe run ${file}`, []);
+  const runLease = claim.acquired ? claim.lease : undefined;
+  const heldLeases = new Set<HeldLease>();
+  const heartbeat = setInterval(() => {
+    void runLease?.renew([...usedKeys]).catch(() => undefined);
+    for (const lease of heldLeases) void lease.renew().catch(() => undefined);
+  }, LEASE_TTL_MS / 3);
+  heartbeat.unref();
+  const useKey = (key: KeyHash): void => {
+    if (usedKeys.has(key)) return;
+    usedKeys.add(key);
+    void runLease?.renew([...usedKeys]).catch(() => undefined);
+  };
   const logger = flags.json ? jsonLogger(write) : textLogger(write, { tty: process.stdout.isTTY === true, debug: flags.debug === true });
   const emit = (event: RunEvent): void => logger.handle(event);
-  if (lock.brokeStale) emit({ type: 'notice', message: `removed a stale lock left by pid ${lock.brokeStale.pid} (started ${lock.brokeStale.started_at})` });
+  await store.runLeases.sweepStale();
   const swept = await store.sweepTemp();
   if (swept) emit({ type: 'notice', message: `removed ${swept} unfinished artifact(s) left by an interrupted run` });
 
@@ -76,7 +94,6 @@ export async function runCommand(file: string, flags: RunFlags, write: Output): 
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
-  const started = new Date();
   const stageNames = planned.stages.filter((s) => !selection || selection.has(s.name)).map((s) => s.name);
   emit({ type: 'run-start', pipeline: planned.pipeline.name, stages: stageNames, jobs, store: root });
   try {
@@ -91,10 +108,12 @@ export async function runCommand(file: string, flags: RunFlags, write: Output): 
       force,
       previous: await previousRuns(root, planned.pipeline.name),
       environment: environment(),
+      useKey,
+      heldLeases,
     });
     const interrupted = controller.signal.aborted;
     await writeRunRecord(root, {
-      id: newRunId(started),
+      id: runId,
       pipeline: planned.pipeline.name,
       file,
       argv: process.argv.slice(2),
@@ -112,7 +131,8 @@ export async function runCommand(file: string, flags: RunFlags, write: Output): 
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    clearInterval(heartbeat);
     await store.close();
-    await lock.release();
+    await runLease?.release();
   }
 }

@@ -1,0 +1,53 @@
+/**
+ * The one path from a planned stage to "cached, or stale and why": key record → key → verified
+ * lookup → reasons. `pipe run` (executor.ts) and `pipe status` (status.ts) both use it, so what
+ * status predicts is what run does.
+ */
+import { explainChange, keyHash, type KeyRecord, type StaleReason } from '../../artifacts/key.js';
+import type { KeyHash } from '../../artifacts/hash.js';
+import type { ArtifactStore, Lookup } from '../../artifacts/store.js';
+import type { PlannedStage } from '../config/types.js';
+import { externalFileHashes, keyRecordFor } from './keys.js';
+import type { StageRecord } from './run-records.js';
+
+export interface Resolution {
+  readonly keyRecord: KeyRecord;
+  readonly key: KeyHash;
+  readonly found: Lookup;
+  /** Empty when the stage is cached (a verified hit and not forced). */
+  readonly reasons: readonly StaleReason[];
+}
+
+/** Input name → content hash of the upstream artifact (lists for `many` inputs). */
+export function inputHashes(stage: PlannedStage, contentHashOf: (ref: string) => string | undefined): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [name, input] of Object.entries(stage.inputs)) {
+    const hashes = input.refs.map((ref) => contentHashOf(ref) ?? '');
+    out[name] = input.many ? hashes : (hashes[0] ?? '');
+  }
+  return out;
+}
+
+export async function resolveStage(
+  stage: PlannedStage,
+  hashes: Record<string, string | string[]>,
+  store: ArtifactStore,
+  previous: StageRecord | undefined,
+  backend: string,
+  forced: boolean,
+): Promise<Resolution> {
+  const keyRecord = keyRecordFor(stage, hashes, await externalFileHashes(stage, store.memo), backend);
+  const key = keyHash(keyRecord);
+  const found = await store.lookup(key);
+  return { keyRecord, key, found, reasons: reasonsFor(found, keyRecord, previous, forced) };
+}
+
+/** Why a stage must run, given what the store has and what the stage's last successful run used. */
+export function reasonsFor(found: Lookup, keyRecord: KeyRecord, previous: StageRecord | undefined, forced: boolean): StaleReason[] {
+  if (found.status === 'hit') return forced ? [{ code: 'forced' }] : [];
+  if (found.status === 'corrupt') return [{ code: 'output-missing', detail: found.detail }];
+  const before = previous?.key_record;
+  const changes = before ? explainChange(before, keyRecord) : [{ code: 'never-run' } as const];
+  return changes.length ? changes : [{ code: 'output-missing', detail: 'artifact not in the store' }];
+}
+
