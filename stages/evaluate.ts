@@ -100,9 +100,8 @@ export const evaluate: StageDefinition = {
         weighted_avg: rep.weighted_avg,
         confusion,
         most_confused: mostConfused(confusion, pairLimit),
-        predict_s: round(predictS, 4),
-        images_per_s: imagesPerS,
-        fit_s: fitS,
+        // No timings here: they vary run to run, and this file's bytes must not (they are in the
+        // manifest's metrics instead, which the report reads).
         n_test: n,
         backend: trained.backend,
         // Content hash of the train artifact: lets the report pair this evaluation with its training

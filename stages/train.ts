@@ -141,6 +141,7 @@ export const train: StageDefinition = {
         backend: trained.backend,
         ...(validation ?? {}),
         ...(trained.info ?? {}),
+        ...(trained.timings ?? {}),
       };
       return { metrics, backend: trained.backend };
     } finally {

@@ -1,5 +1,10 @@
-/** Copies published outputs (e.g. the HTML report) to stable paths outside the store, atomically. */
-import { copyFile, mkdir, rename } from 'node:fs/promises';
+/**
+ * Copies published outputs (e.g. the HTML report) to stable paths outside the store, atomically.
+ * A report gets the run's timings filled in on the way (the artifact holds placeholders, so its
+ * bytes do not depend on how fast the machine was: see stages/report/timings.ts).
+ */
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { fillTimings, timingMetrics, type TimingTable } from '../../stages/report/timings.js';
 import { join, resolve } from 'node:path';
 import type { Plan } from '../config/types.js';
 import type { StageSummary } from './events.js';
@@ -7,6 +12,8 @@ import type { StageSummary } from './events.js';
 export async function publishOutputs(plan: Plan, summaries: readonly StageSummary[], artifactDir: (key: string) => string): Promise<string[]> {
   const published: string[] = [];
   const publishing = plan.stages.filter((s) => s.definition.publish);
+  const timings: TimingTable = {};
+  for (const s of summaries) if (s.metrics) timings[s.stage] = timingMetrics(s.metrics);
   for (const summary of summaries) {
     const stage = plan.byName.get(summary.stage);
     const spec = stage?.definition.publish;
@@ -15,7 +22,8 @@ export async function publishOutputs(plan: Plan, summaries: readonly StageSummar
     const base = sameKind > 1 ? `${plan.pipeline.name}-${stage.name.replace(/[^\w.-]+/g, '_')}` : plan.pipeline.name;
     const target = resolve(join(spec.dir, `${base}${spec.ext}`));
     await mkdir(resolve(spec.dir), { recursive: true });
-    await copyFile(join(artifactDir(summary.key), spec.file), `${target}.tmp`);
+    const bytes = await readFile(join(artifactDir(summary.key), spec.file));
+    await writeFile(`${target}.tmp`, spec.ext === '.html' ? fillTimings(bytes.toString('utf8'), timings) : bytes);
     await rename(`${target}.tmp`, target);
     published.push(target);
   }

@@ -20,7 +20,6 @@ export interface EpochRecord {
   readonly accuracy: number;
   readonly val_loss?: number;
   readonly val_accuracy?: number;
-  readonly seconds: number;
   readonly learning_rate?: number;
 }
 
@@ -42,6 +41,11 @@ export interface TrainedModel {
   readonly backend: string;
   /** Extra figures for the manifest (e.g. train_images_per_s, n_support_vectors). */
   readonly info?: Record<string, JsonValue>;
+  /**
+   * Wall-clock figures of this fit (epoch times, loop throughput). They go into the manifest's
+   * metrics only, never into saved files: artifact bytes must not depend on how fast a machine is.
+   */
+  readonly timings?: Record<string, JsonValue>;
   dispose?(): void;
 }
 

@@ -1,12 +1,14 @@
 /** Model comparison: four side-by-side bar charts and a sortable table (one row per evaluation). */
-import { baseLayout, esc, int, num, plotDiv, plotText, table, type Figure, type Section } from './html.js';
+import { baseLayout, esc, num, plotDiv, plotText, table, type Figure, type Section } from './html.js';
+import { timingSpan } from './timings.js';
 import type { ModelView } from './load.js';
 
 const COLORS = ['#4c78a8', '#f58518', '#54a24b', '#e45756', '#72b7b2', '#eeca3b', '#b279a2', '#ff9da6', '#9d755d', '#bab0ac'];
 
-function bar(id: string, title: string, views: readonly ModelView[], values: (number | null)[], axis: string, format: string): Figure {
+function bar(id: string, title: string, views: readonly ModelView[], values: (number | null)[], axis: string, format: string, timingMetric?: string): Figure {
   return {
     id,
+    ...(timingMetric ? { timing: { stages: views.map((v) => v.evaluation.stage), metric: timingMetric } } : {}),
     data: [
       {
         type: 'bar',
@@ -27,8 +29,9 @@ export function comparisonSection(views: readonly ModelView[]): Section {
   const figures = [
     bar('fig-compare-accuracy', 'Test accuracy', views, pick((v) => v.report.accuracy), 'accuracy', '.2%'),
     bar('fig-compare-f1', 'Macro F1', views, pick((v) => v.report.macro_avg.f1), 'macro F1', '.4f'),
-    bar('fig-compare-fit', 'Fit time', views, pick((v) => v.report.fit_s), 'seconds', '.1f'),
-    bar('fig-compare-speed', 'Inference speed', views, pick((v) => v.report.images_per_s), 'images / s', ',.0f'),
+    // Timings are filled in the page from the published manifests' metrics (timings.ts).
+    bar('fig-compare-fit', 'Fit time', views, views.map(() => null), 'seconds', '.1f', 'fit_s'),
+    bar('fig-compare-speed', 'Inference speed', views, views.map(() => null), 'images / s', ',.0f', 'images_per_s'),
   ];
   // Best accuracy first by default; headers re-sort in the page (script in page.ts).
   const order = views.map((v, i) => i).sort((a, b) => views[b]!.report.accuracy - views[a]!.report.accuracy || a - b);
@@ -43,9 +46,9 @@ export function comparisonSection(views: readonly ModelView[]): Section {
       num(r.accuracy),
       num(r.macro_avg.f1),
       num(r.weighted_avg.f1),
-      num(r.fit_s, 2),
-      num(r.predict_s, 3),
-      r.images_per_s === null ? { text: '—', sort: '', numeric: true } : { text: int(r.images_per_s), sort: r.images_per_s, numeric: true },
+      { text: '—', html: timingSpan(v.evaluation.stage, 'fit_s', 2), sort: '', numeric: true },
+      { text: '—', html: timingSpan(v.evaluation.stage, 'predict_s', 3), sort: '', numeric: true },
+      { text: '—', html: timingSpan(v.evaluation.stage, 'images_per_s', -1), sort: '', numeric: true },
       typeof epochs === 'number' && epochs > 0 ? { text: String(epochs), sort: epochs, numeric: true } : { text: '—', sort: '', numeric: true },
       r.backend ?? String(v.evaluation.metrics['backend'] ?? '—'),
     ];

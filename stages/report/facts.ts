@@ -1,11 +1,12 @@
 /**
  * Run facts: every input artifact with its backend, params, content hash, files and timings. Only
  * manifest data the runner hands the stage (InputArtifact), so the report is a pure function of its
- * inputs: no wall-clock times of this run, nothing that would change the bytes on a re-render.
+ * inputs; timings are placeholders filled when the report is published (timings.ts).
  */
 import { contentHash } from '../../artifacts/hash.js';
 import type { InputArtifact, JsonValue, Params } from '../types.js';
 import { esc, int, table, type Section } from './html.js';
+import { allTimingsSpan } from './timings.js';
 
 export interface RoleArtifact {
   readonly role: string;
@@ -17,15 +18,6 @@ export interface RoleArtifact {
 function compactJson(value: JsonValue | Params): string {
   const text = JSON.stringify(value);
   return text === '{}' ? '—' : text;
-}
-
-/** Numeric metrics that are durations (pipe's convention: suffix `_s`, rates are `_per_s`) plus epochs. */
-function timings(metrics: Readonly<Record<string, JsonValue>>): string {
-  return Object.keys(metrics)
-    .filter((k) => ((k.endsWith('_s') && !k.endsWith('_per_s')) || k === 'epochs_run') && typeof metrics[k] === 'number')
-    .sort()
-    .map((k) => `${k} ${metrics[k]}`)
-    .join(', ');
 }
 
 function fileList(a: InputArtifact): string {
@@ -46,7 +38,7 @@ export function factsSection(artifacts: readonly RoleArtifact[], reportParams: P
       typeof backend === 'string' ? backend : '—',
       { text: hash, html: `<code title="${esc(hash)}">${esc(hash.slice(0, 12))}</code>` },
       { text: int(bytes), sort: bytes, numeric: true },
-      timings(a.metrics) || '—',
+      { text: '—', html: allTimingsSpan(a.stage) },
       { text: compactJson(a.params), html: `<code class="params">${esc(compactJson(a.params))}</code>` },
     ];
   });

@@ -8,6 +8,8 @@ export interface Figure {
   readonly id: string;
   readonly data: unknown[];
   readonly layout: Record<string, unknown>;
+  /** The first trace's y values are these stages' timing metric, filled in the page (timings.ts). */
+  readonly timing?: { readonly stages: readonly string[]; readonly metric: string };
 }
 
 /** One report section: its markup and the figures it places. */

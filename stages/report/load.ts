@@ -37,9 +37,6 @@ export interface EvalReport {
   weighted_avg: ClassMetrics;
   confusion: number[][];
   most_confused: ConfusedPair[];
-  predict_s: number | null;
-  images_per_s: number | null;
-  fit_s: number | null;
   n_test: number;
   backend?: string;
   model_content_hash?: string;
@@ -131,9 +128,6 @@ export async function loadEvalReport(artifact: InputArtifact): Promise<EvalRepor
     weighted_avg: raw.weighted_avg ?? zero,
     confusion,
     most_confused: raw.most_confused ?? mostConfused(confusion),
-    predict_s: numOrNull(raw.predict_s ?? artifact.metrics['predict_s']),
-    images_per_s: numOrNull(raw.images_per_s ?? artifact.metrics['images_per_s']),
-    fit_s: numOrNull(raw.fit_s ?? artifact.metrics['fit_s']),
     n_test: numOrNull(raw.n_test) ?? 0,
     ...(typeof raw.backend === 'string' ? { backend: raw.backend } : {}),
     ...(typeof raw.model_content_hash === 'string' ? { model_content_hash: raw.model_content_hash } : {}),

@@ -1,6 +1,7 @@
 /** Per-model section: training curves, confusion matrix, classification report, confusions, mistakes. */
 import { baseLayout, className, esc, fmt, int, num, pct, plotDiv, plotText, table, type Figure, type Section } from './html.js';
 import type { ModelView } from './load.js';
+import { timingSpan } from './timings.js';
 import { grayPng } from './png.js';
 
 /** Accuracy and loss side by side, train and validation on the same axes. */
@@ -132,12 +133,12 @@ export function modelSection(view: ModelView, index: number, confusedLimit: numb
   const facts = [
     ['accuracy', pct(r.accuracy)],
     ['macro F1', fmt(r.macro_avg.f1)],
-    ['fit', r.fit_s === null ? '—' : `${fmt(r.fit_s, 2)} s`],
-    ['inference', r.images_per_s === null ? '—' : `${int(r.images_per_s)} images/s`],
+    ['fit', { html: timingSpan(ev.stage, 'fit_s', 2, ' s') }],
+    ['inference', { html: timingSpan(ev.stage, 'images_per_s', -1, ' images/s') }],
     ['test examples', int(r.n_test)],
     ['backend', r.backend ?? String(ev.metrics['backend'] ?? '—')],
   ]
-    .map(([k, v]) => `<div class="kpi"><span>${esc(k)}</span><b>${esc(v)}</b></div>`)
+    .map(([k, v]) => `<div class="kpi"><span>${esc(k)}</span><b>${typeof v === 'object' && v !== null ? v.html : esc(v)}</b></div>`)
     .join('');
   const source = view.training
     ? `trained by <code>${esc(view.training.stage)}</code> (matched by ${esc(view.matchedBy ?? '')})`

@@ -8,6 +8,7 @@ import { canonicalJson } from '../../artifacts/hash.js';
 import type { JsonValue } from '../types.js';
 import { baseLayout, esc, num, plotDiv, plotText, table, type CellLike, type Figure, type Section } from './html.js';
 import type { ModelView } from './load.js';
+import { timingSpan } from './timings.js';
 
 /** Stage name without its variant suffix: `evaluate-cnn[lr=0.1]` → `evaluate-cnn`. */
 export function sweepGroup(stage: string): string {
@@ -83,7 +84,7 @@ export function sweepSection(views: readonly ModelView[]): Section | null {
       num(valAccuracy(v)),
       num(v.view.report.accuracy),
       num(v.view.report.macro_avg.f1),
-      num(v.view.report.fit_s, 2),
+      { text: '—', html: timingSpan(v.view.evaluation.stage, 'fit_s', 2), sort: '', numeric: true },
     ]);
     html.push(`<h3>${esc(group)} <span class="muted">(${variants.length} variants)</span></h3>`);
     html.push(table(['variant', ...varying, 'val accuracy', 'test accuracy', 'macro F1', 'fit s'], rows, { sortable: true, id: `sweep-table-${g}` }));

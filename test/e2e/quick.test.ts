@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { byStatus, makeRig, ROOT, type Rig } from './rig.js';
 
@@ -26,6 +27,27 @@ describe('pipelines/quick.yaml on the full data', () => {
     const second = await rig.pipe(['run', file, '--json']);
     expect(byStatus(rig.events(second), 'stage-done')).toEqual([]);
     expect(byStatus(rig.events(second), 'stage-cached').length).toBe(events.filter((e) => e.type === 'stage-done').length);
+  });
+
+  it('gives identical bytes for identical work: a second empty store gets the same content hashes for every stage', async () => {
+    const file = join(ROOT, 'pipelines', 'quick.yaml');
+    const other = await rig.pipe(['run', file, '--json', '--store', 'other-store']);
+    expect(other.code, other.stderr).toBe(0);
+    const hashes = async (store: string): Promise<Record<string, string>> => {
+      const listed = JSON.parse((await rig.pipe(['ls', '--json', '--store', store])).stdout) as Array<{ stage: string; dir: string }>;
+      const out: Record<string, string> = {};
+      for (const a of listed) out[a.stage] = (JSON.parse(await readFile(join(a.dir, 'manifest.json'), 'utf8')) as { content_hash: string }).content_hash;
+      return out;
+    };
+    const first = await hashes('.pipe');
+    expect(Object.keys(first).sort()).toEqual(['evaluate-logistic-regression', 'flatten', 'inspect', 'load', 'normalize', 'report', 'reshape', 'split-flat', 'split-images', 'train-logistic-regression']);
+    expect(await hashes('other-store')).toEqual(first);
+    // The published report still shows this run's timings: filled in from the manifests.
+    const published = await readFile(join(rig.dir, 'reports', 'quick.html'), 'utf8');
+    const block = /id="pipe-timings">([^<]*)<\/script>/.exec(published)?.[1] ?? '{}';
+    const timings = JSON.parse(block) as Record<string, Record<string, number>>;
+    expect(timings['train-logistic-regression']?.['fit_s']).toBeGreaterThan(0);
+    expect(timings['evaluate-logistic-regression']?.['images_per_s']).toBeGreaterThan(0);
   });
 
   it('shows the graph as text, mermaid and dot', async () => {

@@ -99,6 +99,9 @@ describe.skipIf(skip)('report in a browser', () => {
       expect(await page.locator('#gradcam img').count()).toBeGreaterThan(0);
       const models = await page.$$eval('#comparison-table tbody tr', (rows) => rows.map((r) => (r as HTMLTableRowElement).cells[0]!.textContent));
       expect([...models].sort()).toEqual(['cnn', 'knn', 'logistic-regression', 'mlp', 'random-forest', 'resnet', 'svm']);
+      // Fit times are not in the artifact; the published copy fills every one from the manifests.
+      const fits = await page.$$eval('#comparison-table tbody tr', (rows) => rows.map((r) => (r as HTMLTableRowElement).cells[6]!.textContent ?? ''));
+      expect(fits.every((t) => /^\d+\.\d{2}$/.test(t)), fits.join(' ')).toBe(true);
       await page.screenshot({ path: join(TMP, 'tiny-report.png'), fullPage: true });
       await page.close();
     } finally {

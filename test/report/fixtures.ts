@@ -161,7 +161,6 @@ export async function buildFixtures(root: string): Promise<Fixtures> {
     accuracy: 0.9 - 0.5 * Math.exp(-e / 1.5),
     val_loss: 1.1 * Math.exp(-e / 2.2) + 0.28,
     val_accuracy: 0.87 - 0.45 * Math.exp(-e / 1.5),
-    seconds: 3.2,
   }));
   await json(cnnDir, 'history.json', history);
   const cnnTrain = await artifact(cnnDir, 'train-cnn', 'train', { model: 'cnn', epochs: 6 }, { model: 'cnn', fit_s: 19.4, train_images_per_s: 16701, epochs_run: 6, backend: 'wasm' });

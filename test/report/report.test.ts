@@ -77,7 +77,7 @@ describe('report', () => {
   it('escapes user strings in HTML, JSON data and Plotly labels', async () => {
     const html = await buildReport(full(), { title: '<b>My</b> "report"', description: 'a & b <img src=x onerror=alert(1)>' });
     const scripts = html.match(/<script\b[^>]*>/g) ?? [];
-    expect(scripts).toEqual(['<script type="application/json" id="report-data">', '<script>', '<script>']);
+    expect(scripts).toEqual(['<script type="application/json" id="report-data">', '<script type="application/json" id="pipe-timings">', '<script>', '<script>']);
     expect(html).not.toContain(EVIL);
     expect(html).not.toContain('<img src=x');
     expect(html).toContain('<title>&lt;b&gt;My&lt;/b&gt; &quot;report&quot;</title>');
@@ -145,5 +145,20 @@ describe('report', () => {
     expect(result.metrics?.['bytes']).toBe(Buffer.byteLength(html));
     expect(sectionIds(html)).toEqual(['dataset', 'comparison', 'model-0', 'model-1', 'facts']);
     expect(report.publish).toEqual({ file: 'report.html', dir: 'reports', ext: '.html' });
+  });
+});
+
+describe('report timings', () => {
+  it('the artifact holds placeholders; publishing fills them from the manifests', async () => {
+    const { fillTimings, TIMINGS_PLACEHOLDER, timingMetrics } = await import('../../stages/report/timings.js');
+    const html = await buildReport(full(), { title: 't' });
+    // No wall-clock figure is baked into the artifact: the block is empty and cells show a dash.
+    expect(html).toContain(TIMINGS_PLACEHOLDER);
+    expect(html).toMatch(/<span class="timing" data-stage="[^"]+" data-metric="fit_s"/);
+    expect(timingMetrics({ fit_s: 1.5, images_per_s: 900, accuracy: 0.9, epoch_s: [1, 2], model: 'x' })).toEqual({ fit_s: 1.5, images_per_s: 900, epoch_s: [1, 2] });
+    const filled = fillTimings(html, { 'evaluate-cnn': { fit_s: 19.4 } });
+    expect(filled).not.toContain(TIMINGS_PLACEHOLDER);
+    expect(filled).toContain('<script type="application/json" id="pipe-timings">{"evaluate-cnn":{"fit_s":19.4}}</script>');
+    expect(filled.length - html.length).toBe('{"evaluate-cnn":{"fit_s":19.4}}'.length - 2);
   });
 });

@@ -70,8 +70,11 @@ export function defineTfModel(spec: TfModelSpec): ModelDefinition {
         const info: Record<string, JsonValue> = {
           parameters: countParams(model),
           stopped_early: result.stoppedEarly,
+        };
+        const timings: Record<string, JsonValue> = {
           // Pure loop throughput (validation passes included), for comparing backends.
           loop_images_per_s: Math.round((train.y.length * epochs) / seconds),
+          epoch_s: [...result.epochSeconds],
         };
         if (result.bestEpoch !== undefined) info['best_epoch'] = result.bestEpoch;
         const meta: TfModelMeta = {
@@ -85,7 +88,7 @@ export function defineTfModel(spec: TfModelSpec): ModelDefinition {
           history: result.history,
           info,
         };
-        return new TfTrainedModel(tf, model, meta, backend);
+        return new TfTrainedModel(tf, model, meta, backend, timings);
       } catch (err) {
         model.dispose();
         throw err;

@@ -13,6 +13,8 @@ import { predictBatched } from './trained.js';
 export interface LoopResult {
   readonly history: EpochRecord[];
   readonly stoppedEarly: boolean;
+  /** Wall-clock seconds per epoch: metrics only (see TrainedModel.timings). */
+  readonly epochSeconds: readonly number[];
   /** Epoch (1-based) whose weights the model ends with when early stopping restored them. */
   readonly bestEpoch?: number;
 }
@@ -106,6 +108,7 @@ export async function trainLoop(
   const tmp = new Float32Array(rowSize);
 
   const history: EpochRecord[] = [];
+  const epochSeconds: number[] = [];
   let best = Infinity;
   let bestEpoch: number | undefined;
   let bestWeights: TF.Tensor[] | undefined;
@@ -166,7 +169,6 @@ export async function trainLoop(
         epoch: epoch + 1,
         loss: lossSum / n,
         accuracy: correctSum / n,
-        seconds: 0,
         learning_rate: lr,
       };
       if (val) {
@@ -187,19 +189,20 @@ export async function trainLoop(
           }
         }
       }
-      record.seconds = (performance.now() - t0) / 1000;
+      const seconds = (performance.now() - t0) / 1000;
+      epochSeconds.push(Number(seconds.toFixed(3)));
       history.push(record);
       ctx.log(
         `epoch ${record.epoch}/${o.epochs} loss ${record.loss.toFixed(4)} acc ${record.accuracy.toFixed(4)}` +
           (val ? ` val_loss ${record.val_loss!.toFixed(4)} val_acc ${record.val_accuracy!.toFixed(4)}` : '') +
-          ` lr ${lr.toExponential(2)} ${record.seconds.toFixed(1)}s` +
+          ` lr ${lr.toExponential(2)} ${seconds.toFixed(1)}s` +
           (stoppedEarly ? ` (early stop: no val_loss improvement for ${o.patience} epochs)` : ''),
       );
     }
     // With early stopping on, end on the best val-loss epoch's weights (incl. BN statistics).
     const restored = bestWeights !== undefined && bestEpoch !== history.length;
     if (restored) model.setWeights(bestWeights!);
-    return { history, stoppedEarly, ...(restored ? { bestEpoch } : {}) };
+    return { history, epochSeconds, stoppedEarly, ...(restored ? { bestEpoch } : {}) };
   } finally {
     bestWeights?.forEach((t) => t.dispose());
     optimizer.dispose();

@@ -63,6 +63,8 @@ export class TfTrainedModel implements TrainedModel {
     readonly layersModel: TF.LayersModel,
     readonly meta: TfModelMeta,
     readonly backend: string,
+    /** Figures of the fit that produced this model (absent after load): metrics, never saved. */
+    readonly timings?: Record<string, JsonValue>,
   ) {
     this.history = meta.history;
     this.info = meta.info;
