@@ -53,7 +53,7 @@ export interface Manifest {
 export type ManifestDraft = Omit<Manifest, 'format' | 'content_hash' | 'files' | 'finished_at'>;
 
 export type Lookup =
-  | { readonly status: 'hit'; readonly manifest: Manifest; readonly dir: string }
+  | { readonly status: 'hit'; readonly manifest: Manifest; readonly dir: string; readonly origin?: 'remote' }
   | { readonly status: 'absent' }
   | { readonly status: 'corrupt'; readonly detail: string };
 
@@ -172,6 +172,20 @@ export class LocalStore implements ArtifactStore {
       files,
       finished_at: new Date().toISOString(),
     };
+    return this.place(tempDir, manifest);
+  }
+
+  /**
+   * Takes in an artifact whose files were already verified against `manifest` (e.g. downloaded from
+   * a remote cache into a temp dir): writes the manifest last and renames the dir into place.
+   */
+  async adopt(tempDir: string, manifest: Manifest): Promise<Manifest> {
+    return this.place(tempDir, manifest);
+  }
+
+  private async place(tempDir: string, manifest: Manifest): Promise<Manifest> {
+    const draft = manifest;
+    const files = manifest.files;
     const manifestPath = join(tempDir, MANIFEST);
     await writeFile(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`);
     await fsyncFile(manifestPath);

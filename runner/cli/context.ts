@@ -12,6 +12,10 @@ export interface CommonFlags {
   readonly store?: string;
   readonly set?: readonly string[];
   readonly backend?: string;
+  /** Remote cache URL (s3://bucket/prefix), overriding the pipeline file's `remote:`. */
+  readonly remote?: string;
+  /** Use the remote for reads only (consumers: see "cache poisoning" in the README). */
+  readonly remoteReadOnly?: boolean;
 }
 
 export function isManyInput(kind: string, input: string): boolean {
@@ -35,6 +39,22 @@ export function backendChoice(flags: CommonFlags, planned?: Plan): BackendChoice
 
 export async function openStore(root: string): Promise<ArtifactStore> {
   return LocalStore.open(root);
+}
+
+/**
+ * The store a run uses: the local directory, plus the remote cache when one is configured. The
+ * remote is checked once up front, so a wrong URL or missing credentials fail at once, by name.
+ */
+export async function openRunStore(root: string, flags: CommonFlags, planned?: Plan, warn?: (message: string) => void): Promise<ArtifactStore> {
+  const url = flags.remote ?? process.env['PIPE_REMOTE'] ?? planned?.pipeline.remote;
+  const local = await LocalStore.open(root);
+  if (!url) return local;
+  // Loaded only when a remote is configured: the AWS SDK is large, and most runs are local.
+  const { S3Remote } = await import('../../artifacts/s3-remote.js');
+  const { RemoteBackedStore } = await import('../../artifacts/remote-store.js');
+  const remote = new S3Remote(url, flags.remoteReadOnly === true);
+  await remote.check();
+  return new RemoteBackedStore(local, remote, warn);
 }
 
 export async function previousRuns(root: string, pipeline: string): Promise<Map<string, StageRecord>> {

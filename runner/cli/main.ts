@@ -39,7 +39,10 @@ const USAGE = `usage: pipe <command> [options]
   gc [files…]                list unreferenced artifacts; delete them with --yes
       --keep-last N          also keep what the last N runs of each pipeline used (default 1)
       --keep-recent 24h      also keep artifacts created within this time
-common: --store DIR (default .pipe, or $PIPE_STORE), --debug`;
+common: --store DIR (default .pipe, or $PIPE_STORE), --debug
+      --remote s3://bucket/prefix   shared remote cache (or remote: in the file, or $PIPE_REMOTE);
+                             endpoint and credentials from the AWS environment (AWS_ENDPOINT_URL, …)
+      --remote-read-only     download from the remote, never upload (for untrusted consumers)`;
 
 const OPTIONS = {
   stage: { type: 'string', multiple: true },
@@ -48,6 +51,8 @@ const OPTIONS = {
   jobs: { type: 'string' },
   backend: { type: 'string' },
   store: { type: 'string' },
+  remote: { type: 'string' },
+  'remote-read-only': { type: 'boolean' },
   format: { type: 'string' },
   json: { type: 'boolean' },
   debug: { type: 'boolean' },
@@ -90,6 +95,8 @@ async function dispatch(argv: readonly string[]): Promise<number> {
     ...(values.store !== undefined ? { store: values.store } : {}),
     ...(values.set !== undefined ? { set: values.set } : {}),
     ...(values.backend !== undefined ? { backend: values.backend } : {}),
+    ...(values.remote !== undefined ? { remote: values.remote } : {}),
+    ...(values['remote-read-only'] ? { remoteReadOnly: true } : {}),
   };
   switch (command) {
     case 'run':

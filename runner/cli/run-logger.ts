@@ -51,7 +51,7 @@ export function textLogger(write: Output, options: { tty: boolean; debug: boolea
           line(`pipe: ${event.pipeline}: ${event.stages.length} stages, ${event.jobs} parallel, store ${event.store}`);
           break;
         case 'stage-cached':
-          line(`  cached  ${name(event.stage)}`);
+          line(`  cached  ${name(event.stage)}${event.origin === 'remote' ? ' (from the remote cache)' : ''}`);
           break;
         case 'stage-waiting':
           line(`  waiting ${name(event.stage)} another run is computing it: ${event.holder}`);

@@ -28,6 +28,8 @@ interface RawPipeline {
   name?: string;
   description?: string;
   store?: string;
+  remote?: string;
+  queue?: string;
   backend?: BackendChoice;
   params?: Record<string, JsonValue>;
   defaults?: Record<string, Record<string, JsonValue>>;
@@ -126,6 +128,8 @@ export async function loadPipeline(path: string, options: LoadOptions): Promise<
     name: raw.name ?? basename(path, extname(path)),
     ...(raw.description !== undefined ? { description: raw.description } : {}),
     ...(raw.store !== undefined ? { store: raw.store } : {}),
+    ...(raw.remote !== undefined ? { remote: raw.remote } : {}),
+    ...(raw.queue !== undefined ? { queue: raw.queue } : {}),
     backend: raw.backend ?? 'auto',
     defaults: defaults ?? {},
     stages: withOverrides,

@@ -33,6 +33,10 @@ export interface PipelineConfig {
   readonly name: string;
   readonly description?: string;
   readonly store?: string;
+  /** Remote artifact cache URL (s3://bucket/prefix); --remote overrides it. */
+  readonly remote?: string;
+  /** Job queue URL (redis://host:port) for distributed execution; --queue and $PIPE_QUEUE override it. */
+  readonly queue?: string;
   readonly backend: BackendChoice;
   readonly defaults: Readonly<Record<string, Readonly<Record<string, JsonValue>>>>;
   readonly stages: readonly StageConfig[];

@@ -27,7 +27,8 @@ export interface StageSummary {
 
 export type RunEvent =
   | { readonly type: 'run-start'; readonly pipeline: string; readonly stages: readonly string[]; readonly jobs: number; readonly store: string }
-  | { readonly type: 'stage-cached'; readonly stage: string; readonly key: string }
+  /** `origin: 'remote'`: downloaded from the remote cache (verified) rather than found locally. */
+  | { readonly type: 'stage-cached'; readonly stage: string; readonly key: string; readonly origin?: 'remote' }
   /** Another process holds the key's lease: this run waits for its artifact instead of recomputing it. */
   | { readonly type: 'stage-waiting'; readonly stage: string; readonly key: string; readonly holder: string }
   | { readonly type: 'stage-start'; readonly stage: string; readonly key: string; readonly reasons: readonly StaleReason[] }

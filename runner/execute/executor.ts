@@ -86,8 +86,8 @@ export async function execute(plan: Plan, options: ExecuteOptions): Promise<Exec
     const manifests = new Map(deps.map((d, i) => [d, depOutcomes[i] as Outcome & { ok: true }]));
     const forced = options.force?.has(stage.name) === true;
     const started = Date.now();
-    const cached = (key: KeyHash, keyRecord: KeyRecord, manifest: Manifest, dir: string): Outcome => {
-      options.emit({ type: 'stage-cached', stage: stage.name, key });
+    const cached = (key: KeyHash, keyRecord: KeyRecord, manifest: Manifest, dir: string, origin?: 'remote'): Outcome => {
+      options.emit({ type: 'stage-cached', stage: stage.name, key, ...(origin ? { origin } : {}) });
       summaries.set(stage.name, { stage: stage.name, status: 'cached', key, metrics: manifest.metrics });
       records[stage.name] = { ...base, status: 'cached', key, key_record: keyRecord, content_hash: manifest.content_hash, metrics: manifest.metrics };
       return { ok: true, manifest, dir };
@@ -99,7 +99,7 @@ export async function execute(plan: Plan, options: ExecuteOptions): Promise<Exec
       let resolution = await resolveStage(stage, hashes, store, options.previous.get(stage.name), options.backend, forced);
       const { key, keyRecord } = resolution;
       options.useKey?.(key);
-      if (resolution.found.status === 'hit' && !forced) return cached(key, keyRecord, resolution.found.manifest, resolution.found.dir);
+      if (resolution.found.status === 'hit' && !forced) return cached(key, keyRecord, resolution.found.manifest, resolution.found.dir, resolution.found.origin);
 
       // Become the one process computing this key, or wait for whoever is.
       let announcedWait = false;
@@ -118,11 +118,11 @@ export async function execute(plan: Plan, options: ExecuteOptions): Promise<Exec
         await delay(pollMs, options.signal);
         if (options.signal.aborted) return skip('interrupted');
         const found = await store.lookup(key);
-        if (found.status === 'hit' && !forced) return cached(key, keyRecord, found.manifest, found.dir);
+        if (found.status === 'hit' && !forced) return cached(key, keyRecord, found.manifest, found.dir, found.origin);
       }
       // Whoever held the lease before us may have committed just before we took it.
       const found = await store.lookup(key);
-      if (found.status === 'hit' && !forced) return cached(key, keyRecord, found.manifest, found.dir);
+      if (found.status === 'hit' && !forced) return cached(key, keyRecord, found.manifest, found.dir, found.origin);
       resolution = { ...resolution, found, reasons: reasonsFor(found, keyRecord, options.previous.get(stage.name), forced) };
       if (found.status === 'corrupt') {
         options.emit({ type: 'artifact-repaired', stage: stage.name, key, detail: found.detail });

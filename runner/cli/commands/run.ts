@@ -11,7 +11,7 @@ import { workerLauncher } from '../../execute/launcher.js';
 import { newRunId, writeRunRecord } from '../../execute/run-records.js';
 import { publishOutputs } from '../../execute/publish.js';
 import { selectTargets } from '../../plan/plan.js';
-import { backendChoice, openStore, planFile, previousRuns, storeRoot, type CommonFlags } from '../context.js';
+import { backendChoice, openRunStore, planFile, previousRuns, storeRoot, type CommonFlags } from '../context.js';
 import { didYouMean } from '../../diagnostics.js';
 import { jsonLogger, textLogger, type Output } from '../run-logger.js';
 import { UsageError } from '../usage-error.js';
@@ -58,7 +58,9 @@ export async function runCommand(file: string, flags: RunFlags, write: Output): 
   const force = new Set(flags.force?.includes('all') ? planned.stages.map((s) => s.name) : (flags.force ?? []));
 
   const root = storeRoot(flags, planned.pipeline.store);
-  const store = await openStore(root);
+  const logger = flags.json ? jsonLogger(write) : textLogger(write, { tty: process.stdout.isTTY === true, debug: flags.debug === true });
+  const emit = (event: RunEvent): void => logger.handle(event);
+  const store = await openRunStore(root, flags, planned, (message) => emit({ type: 'notice', message }));
   const started = new Date();
   const runId = newRunId(started);
   // No store-wide lock: other runs may share this store. The run lease lists the keys this run
@@ -77,8 +79,6 @@ export async function runCommand(file: string, flags: RunFlags, write: Output): 
     usedKeys.add(key);
     void runLease?.renew([...usedKeys]).catch(() => undefined);
   };
-  const logger = flags.json ? jsonLogger(write) : textLogger(write, { tty: process.stdout.isTTY === true, debug: flags.debug === true });
-  const emit = (event: RunEvent): void => logger.handle(event);
   await store.runLeases.sweepStale();
   const swept = await store.sweepTemp();
   if (swept) emit({ type: 'notice', message: `removed ${swept} unfinished artifact(s) left by an interrupted run` });
