@@ -60,6 +60,9 @@ export function textLogger(write: Output, options: { tty: boolean; debug: boolea
           running.set(event.stage, { done: 0, total: 0, lastPrinted: -1 });
           line(`  start   ${name(event.stage)} (${event.reasons.map(formatReason).join('; ')})`);
           break;
+        case 'stage-assigned':
+          line(`  worker  ${name(event.stage)} on ${event.worker}`);
+          break;
         case 'stage-progress': {
           const state = running.get(event.stage);
           if (!state) break;
@@ -83,7 +86,7 @@ export function textLogger(write: Output, options: { tty: boolean; debug: boolea
           break;
         case 'stage-done':
           running.delete(event.stage);
-          line(`  done    ${name(event.stage)} ${seconds(event.seconds)}${event.backend ? ` [${event.backend}]` : ''}`);
+          line(`  done    ${name(event.stage)} ${seconds(event.seconds)}${event.backend ? ` [${event.backend}]` : ''}${event.worker ? ` on ${event.worker}` : ''}`);
           break;
         case 'stage-failed':
           running.delete(event.stage);

@@ -23,6 +23,8 @@ export interface StageSummary {
   readonly reasons?: readonly StaleReason[];
   readonly detail?: string;
   readonly metrics?: Readonly<Record<string, JsonValue>>;
+  /** The `pipe worker` that ran it (queue execution). */
+  readonly worker?: string;
 }
 
 export type RunEvent =
@@ -32,9 +34,11 @@ export type RunEvent =
   /** Another process holds the key's lease: this run waits for its artifact instead of recomputing it. */
   | { readonly type: 'stage-waiting'; readonly stage: string; readonly key: string; readonly holder: string }
   | { readonly type: 'stage-start'; readonly stage: string; readonly key: string; readonly reasons: readonly StaleReason[] }
-  | { readonly type: 'stage-progress'; readonly stage: string; readonly done: number; readonly total: number; readonly label?: string }
-  | { readonly type: 'stage-log'; readonly stage: string; readonly message: string }
-  | { readonly type: 'stage-done'; readonly stage: string; readonly key: string; readonly seconds: number; readonly metrics: Readonly<Record<string, JsonValue>>; readonly backend?: string }
+  /** Queue execution: a `pipe worker` took the stage (`worker` is its id, host:pid). */
+  | { readonly type: 'stage-assigned'; readonly stage: string; readonly key: string; readonly worker: string }
+  | { readonly type: 'stage-progress'; readonly stage: string; readonly done: number; readonly total: number; readonly label?: string; readonly worker?: string }
+  | { readonly type: 'stage-log'; readonly stage: string; readonly message: string; readonly worker?: string }
+  | { readonly type: 'stage-done'; readonly stage: string; readonly key: string; readonly seconds: number; readonly metrics: Readonly<Record<string, JsonValue>>; readonly backend?: string; readonly worker?: string }
   | { readonly type: 'stage-failed'; readonly stage: string; readonly seconds: number; readonly error: StageErrorInfo }
   | { readonly type: 'stage-skipped'; readonly stage: string; readonly because: string }
   | { readonly type: 'artifact-repaired'; readonly stage: string; readonly key: string; readonly detail: string }

@@ -16,15 +16,17 @@ import type { ArtifactStore, Manifest } from '../../artifacts/store.js';
 import type { Plan, PlannedStage } from '../config/types.js';
 import { errorInfo } from './error-info.js';
 import type { RunEvent, StageSummary } from './events.js';
-import { StageFailedError, type InputArtifactData, type Launcher } from './launcher.js';
+import { StageFailedError } from './launcher.js';
 import { inputHashes, reasonsFor, resolveStage } from './resolve.js';
 import type { StageRecord } from './run-records.js';
+import type { InputKeyRef, StageRunner, StageWork } from './stage-runner.js';
 
 export interface ExecuteOptions {
   readonly store: ArtifactStore;
   readonly jobs: number;
   readonly backend: string;
-  readonly launcher: Launcher;
+  /** Runs a stale stage and commits it: in this process (localRunner) or on queue workers. */
+  readonly runner: StageRunner;
   readonly emit: (event: RunEvent) => void;
   readonly signal: AbortSignal;
   /** Stages to run (targets plus ancestors); all when absent. */
@@ -59,6 +61,7 @@ export async function execute(plan: Plan, options: ExecuteOptions): Promise<Exec
   const stages = plan.stages.filter((s) => !options.selection || options.selection.has(s.name));
   const store = options.store;
   const pollMs = options.pollMs ?? 250;
+  const runner = options.runner;
 
   const fail = (stage: PlannedStage, error: unknown, started: number): Outcome => {
     const info = error instanceof StageFailedError ? error.info : errorInfo(error, options.signal.aborted);
@@ -130,52 +133,46 @@ export async function execute(plan: Plan, options: ExecuteOptions): Promise<Exec
       }
       const reasons: readonly StaleReason[] = resolution.reasons;
 
+      const work: StageWork = {
+        pipeline: plan.pipeline.name,
+        stage: stage.name,
+        kind: stage.kind,
+        params: stage.params,
+        key,
+        keyRecord,
+        inputKeys: inputKeys(stage, manifests),
+        inputRefs: inputRefs(stage, manifests),
+        ...(options.backend !== 'auto' ? { backend: options.backend } : {}),
+        environment: options.environment,
+      };
       return (await queue.add(
         async (): Promise<Outcome> => {
           // Re-check after waiting for a slot: Ctrl-C may have come meanwhile.
           if (options.signal.aborted) return skip('interrupted');
-          const startedAt = new Date();
+          const startedAt = Date.now();
           options.emit({ type: 'stage-start', stage: stage.name, key, reasons });
-          const tempDir = await store.createTemp(key);
+          let worker: string | undefined;
           try {
-            const result = await options.launcher(
+            const done = await runner.run(
+              work,
               {
-                stage: stage.name,
-                kind: stage.kind,
-                params: stage.params,
-                inputs: singleInputs(stage, manifests),
-                inputLists: listInputs(stage, manifests),
-                outDir: tempDir,
-                ...(options.backend !== 'auto' ? { backend: options.backend } : {}),
-              },
-              {
-                progress: (done, total, label) => options.emit({ type: 'stage-progress', stage: stage.name, done, total, ...(label !== undefined ? { label } : {}) }),
-                log: (message) => options.emit({ type: 'stage-log', stage: stage.name, message }),
+                progress: (d, total, label) => options.emit({ type: 'stage-progress', stage: stage.name, done: d, total, ...(label !== undefined ? { label } : {}), ...(worker ? { worker } : {}) }),
+                log: (message) => options.emit({ type: 'stage-log', stage: stage.name, message, ...(worker ? { worker } : {}) }),
+                assigned: (id) => {
+                  worker = id;
+                  options.emit({ type: 'stage-assigned', stage: stage.name, key, worker: id });
+                },
               },
               options.signal,
             );
-            const seconds = (Date.now() - startedAt.getTime()) / 1000;
-            const manifest = await store.commit(tempDir, {
-              key,
-              stage: stage.name,
-              pipeline: plan.pipeline.name,
-              kind: stage.kind,
-              key_record: keyRecord,
-              inputs: inputRefs(stage, manifests),
-              metrics: result.metrics ?? {},
-              ...(result.backend !== undefined ? { backend: result.backend } : {}),
-              started_at: startedAt.toISOString(),
-              duration_s: seconds,
-              environment: options.environment,
-            });
-            options.emit({ type: 'stage-done', stage: stage.name, key, seconds, metrics: manifest.metrics, ...(result.backend !== undefined ? { backend: result.backend } : {}) });
-            summaries.set(stage.name, { stage: stage.name, status: 'ran', key, seconds, reasons, metrics: manifest.metrics });
+            const { manifest, seconds } = done;
+            const ranOn = done.worker ?? worker;
+            options.emit({ type: 'stage-done', stage: stage.name, key, seconds, metrics: manifest.metrics, ...(done.backend !== undefined ? { backend: done.backend } : {}), ...(ranOn ? { worker: ranOn } : {}) });
+            summaries.set(stage.name, { stage: stage.name, status: 'ran', key, seconds, reasons, metrics: manifest.metrics, ...(ranOn ? { worker: ranOn } : {}) });
             records[stage.name] = { ...base, status: 'ran', key, key_record: keyRecord, content_hash: manifest.content_hash, seconds, reasons, metrics: manifest.metrics };
-            return { ok: true, manifest, dir: store.artifactDir(key) };
+            return { ok: true, manifest, dir: done.dir };
           } catch (error) {
-            // Nothing half-written is ever trusted: the temp dir is dropped.
-            await store.discard(tempDir).catch(() => undefined);
-            return fail(stage, error, startedAt.getTime());
+            return fail(stage, error, startedAt);
           }
         },
         { priority: plan.priority.get(stage.name) ?? 0 },
@@ -210,25 +207,15 @@ function delay(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-function toData(ref: string, outcome: { manifest: Manifest; dir: string }): InputArtifactData {
-  const m = outcome.manifest;
-  return { stage: ref, kind: m.kind, dir: outcome.dir, files: m.files, metrics: m.metrics, params: m.key_record.params };
-}
-
-function singleInputs(stage: PlannedStage, manifests: ReadonlyMap<string, { manifest: Manifest; dir: string }>): Record<string, InputArtifactData> {
-  const out: Record<string, InputArtifactData> = {};
+function inputKeys(stage: PlannedStage, manifests: ReadonlyMap<string, { manifest: Manifest }>): Record<string, InputKeyRef | InputKeyRef[]> {
+  const out: Record<string, InputKeyRef | InputKeyRef[]> = {};
   for (const [name, input] of Object.entries(stage.inputs)) {
-    const ref = input.refs[0];
-    const found = ref === undefined ? undefined : manifests.get(ref);
-    if (!input.many && ref !== undefined && found) out[name] = toData(ref, found);
-  }
-  return out;
-}
-
-function listInputs(stage: PlannedStage, manifests: ReadonlyMap<string, { manifest: Manifest; dir: string }>): Record<string, InputArtifactData[]> {
-  const out: Record<string, InputArtifactData[]> = {};
-  for (const [name, input] of Object.entries(stage.inputs)) {
-    if (input.many) out[name] = input.refs.flatMap((ref) => { const found = manifests.get(ref); return found ? [toData(ref, found)] : []; });
+    const refs = input.refs.flatMap((ref) => {
+      const found = manifests.get(ref);
+      return found ? [{ stage: ref, key: found.manifest.key }] : [];
+    });
+    if (input.many) out[name] = refs;
+    else if (refs[0]) out[name] = refs[0];
   }
   return out;
 }

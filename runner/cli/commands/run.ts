@@ -8,6 +8,7 @@ import { packageRoot } from '../../../stages/schema.js';
 import type { RunEvent } from '../../execute/events.js';
 import { execute } from '../../execute/executor.js';
 import { workerLauncher } from '../../execute/launcher.js';
+import { localRunner } from '../../execute/stage-runner.js';
 import { newRunId, writeRunRecord } from '../../execute/run-records.js';
 import { publishOutputs } from '../../execute/publish.js';
 import { selectTargets } from '../../plan/plan.js';
@@ -101,7 +102,7 @@ export async function runCommand(file: string, flags: RunFlags, write: Output): 
       store,
       jobs,
       backend,
-      launcher: workerLauncher,
+      runner: localRunner(store, workerLauncher),
       emit,
       signal: controller.signal,
       ...(selection ? { selection } : {}),

@@ -1,0 +1,116 @@
+/**
+ * How one stale stage becomes a committed artifact. The executor decides *whether* a stage runs
+ * (key, lookup, lease); a StageRunner does the running: `localRunner` in a worker thread of this
+ * process, `queueRunner` (runner/queue/) on a `pipe worker` somewhere else. Both end with the
+ * artifact committed to the store under the stage's key.
+ */
+import type { KeyHash } from '../../artifacts/hash.js';
+import type { KeyRecord } from '../../artifacts/key.js';
+import type { ArtifactStore, Manifest } from '../../artifacts/store.js';
+import type { JsonValue, Params } from '../../stages/types.js';
+import type { InputArtifactData, LaunchHooks, Launcher } from './launcher.js';
+
+/** One input artifact as a job names it: by the stage that made it and its key, never by path. */
+export interface InputKeyRef {
+  readonly stage: string;
+  readonly key: string;
+}
+
+/** Everything needed to run a stage, as plain data (a queue job carries it as JSON). */
+export interface StageWork {
+  readonly pipeline: string;
+  readonly stage: string;
+  readonly kind: string;
+  readonly params: Params;
+  readonly key: KeyHash;
+  readonly keyRecord: KeyRecord;
+  /** Input name → the upstream artifact (a list for `many` inputs). */
+  readonly inputKeys: Readonly<Record<string, InputKeyRef | readonly InputKeyRef[]>>;
+  readonly inputRefs: Manifest['inputs'];
+  readonly backend?: string;
+  readonly environment: Readonly<Record<string, string>>;
+}
+
+export interface RunHooks extends LaunchHooks {
+  /** The stage was taken by a worker (queue execution): its id, e.g. "host:pid". */
+  assigned?(worker: string): void;
+}
+
+export interface RunOutcome {
+  readonly manifest: Manifest;
+  readonly dir: string;
+  readonly seconds: number;
+  readonly backend?: string;
+  readonly worker?: string;
+  readonly metrics: Readonly<Record<string, JsonValue>>;
+}
+
+export interface StageRunner {
+  run(work: StageWork, hooks: RunHooks, signal: AbortSignal): Promise<RunOutcome>;
+}
+
+/** Resolves a job's inputs in `store` to the data a stage thread reads (local directories). */
+export async function resolveInputs(
+  store: ArtifactStore,
+  work: Pick<StageWork, 'inputKeys'>,
+): Promise<{ inputs: Record<string, InputArtifactData>; inputLists: Record<string, InputArtifactData[]> }> {
+  const one = async (ref: InputKeyRef): Promise<InputArtifactData> => {
+    const found = await store.lookup(ref.key as KeyHash);
+    if (found.status !== 'hit') {
+      throw new Error(`input ${ref.stage} (artifact ${ref.key.slice(0, 12)}) is not in the store at ${store.root}${found.status === 'corrupt' ? ` (${found.detail})` : ''}: share one store directory or one --remote between the run and its workers`);
+    }
+    const m = found.manifest;
+    return { stage: ref.stage, kind: m.kind, dir: found.dir, files: m.files, metrics: m.metrics, params: m.key_record.params };
+  };
+  const inputs: Record<string, InputArtifactData> = {};
+  const inputLists: Record<string, InputArtifactData[]> = {};
+  for (const [name, ref] of Object.entries(work.inputKeys)) {
+    if (isList(ref)) inputLists[name] = await Promise.all(ref.map(one));
+    else inputs[name] = await one(ref);
+  }
+  return { inputs, inputLists };
+}
+
+function isList(ref: InputKeyRef | readonly InputKeyRef[]): ref is readonly InputKeyRef[] {
+  return Array.isArray(ref);
+}
+
+/**
+ * Runs the stage in a thread of this process (through `launcher`) and commits its temp dir. Used
+ * by `pipe run` without a queue, and by `pipe worker` for the jobs it takes.
+ */
+export function localRunner(store: ArtifactStore, launcher: Launcher): StageRunner {
+  return {
+    async run(work, hooks, signal) {
+      const { inputs, inputLists } = await resolveInputs(store, work);
+      const startedAt = new Date();
+      const tempDir = await store.createTemp(work.key);
+      try {
+        const result = await launcher(
+          { stage: work.stage, kind: work.kind, params: work.params, inputs, inputLists, outDir: tempDir, ...(work.backend !== undefined ? { backend: work.backend } : {}) },
+          hooks,
+          signal,
+        );
+        const seconds = (Date.now() - startedAt.getTime()) / 1000;
+        const manifest = await store.commit(tempDir, {
+          key: work.key,
+          stage: work.stage,
+          pipeline: work.pipeline,
+          kind: work.kind,
+          key_record: work.keyRecord,
+          inputs: work.inputRefs,
+          metrics: result.metrics ?? {},
+          ...(result.backend !== undefined ? { backend: result.backend } : {}),
+          started_at: startedAt.toISOString(),
+          duration_s: seconds,
+          environment: work.environment,
+        });
+        return { manifest, dir: store.artifactDir(work.key), seconds, metrics: manifest.metrics, ...(result.backend !== undefined ? { backend: result.backend } : {}) };
+      } catch (error) {
+        // Nothing half-written is ever trusted: the temp dir is dropped.
+        await store.discard(tempDir).catch(() => undefined);
+        throw error;
+      }
+    },
+  };
+}
