@@ -15,6 +15,7 @@ import { EXIT, runCommand } from './commands/run.js';
 import { predictCommand } from './commands/predict.js';
 import { reportCommand } from './commands/report.js';
 import { statusCommand } from './commands/status.js';
+import { workerCommand, workersCommand } from './commands/worker.js';
 import { UsageError } from './usage-error.js';
 
 const USAGE = `usage: pipe <command> [options]
@@ -26,6 +27,9 @@ const USAGE = `usage: pipe <command> [options]
       --jobs N               stages at once (default: CPU cores, or $PIPE_JOBS)
       --backend B            auto | tensorflow | wasm | cpu
       --json                 NDJSON events on stdout
+      --queue redis://H:P    run stages on \`pipe worker\` processes (BullMQ; or queue: / $PIPE_QUEUE)
+  worker --queue URL         serve stage jobs: --slots N (default 1), --store DIR, --remote URL
+  workers --queue URL        live workers and what each is running (--json)
   report <file.yaml>         rebuild the HTML report from cached artifacts (never trains)
   status <file.yaml>         fresh/stale per stage and why; exit 3 if anything would run (--json)
   dag <file.yaml>            the stage graph (--format text|mermaid|dot)
@@ -52,6 +56,8 @@ const OPTIONS = {
   backend: { type: 'string' },
   store: { type: 'string' },
   remote: { type: 'string' },
+  queue: { type: 'string' },
+  slots: { type: 'string' },
   'remote-read-only': { type: 'boolean' },
   format: { type: 'string' },
   json: { type: 'boolean' },
@@ -100,7 +106,7 @@ async function dispatch(argv: readonly string[]): Promise<number> {
   };
   switch (command) {
     case 'run':
-      return runCommand(needFile(rest, 'run'), { ...common, ...(values.stage ? { stage: values.stage } : {}), ...(values.force ? { force: values.force } : {}), ...(values.jobs !== undefined ? { jobs: values.jobs } : {}), json: values.json === true, debug: values.debug === true }, write);
+      return runCommand(needFile(rest, 'run'), { ...common, ...(values.queue !== undefined ? { queue: values.queue } : {}), ...(values.stage ? { stage: values.stage } : {}), ...(values.force ? { force: values.force } : {}), ...(values.jobs !== undefined ? { jobs: values.jobs } : {}), json: values.json === true, debug: values.debug === true }, write);
     case 'report':
       return reportCommand(needFile(rest, 'report'), { ...common, json: values.json === true, debug: values.debug === true }, write);
     case 'status':
@@ -127,6 +133,10 @@ async function dispatch(argv: readonly string[]): Promise<number> {
       if (!target) throw new UsageError('pipe predict needs a model (train stage name or artifact hash) and image files');
       return predictCommand(target, images, { ...common, json: values.json === true, ...(values.top !== undefined ? { top: values.top } : {}) }, write);
     }
+    case 'worker':
+      return workerCommand({ ...common, ...(values.queue !== undefined ? { queue: values.queue } : {}), ...(values.slots !== undefined ? { slots: values.slots } : {}) }, write);
+    case 'workers':
+      return workersCommand({ ...common, ...(values.queue !== undefined ? { queue: values.queue } : {}), json: values.json === true }, write);
     case 'gc':
       return gcCommand({ ...common, files: rest, yes: values.yes === true, ...(values['keep-last'] !== undefined ? { keepLast: values['keep-last'] } : {}), ...(values['keep-recent'] !== undefined ? { keepRecent: values['keep-recent'] } : {}) }, write);
     default:

@@ -20,7 +20,7 @@ export interface Rig {
   dir: string;
   write(file: string, text: string): Promise<string>;
   pipe(args: readonly string[], options?: { env?: Record<string, string> }): Promise<CliResult>;
-  spawnPipe(args: readonly string[]): ChildProcess;
+  spawnPipe(args: readonly string[], env?: Record<string, string>): ChildProcess;
   events(result: CliResult): Array<Record<string, unknown> & { type: string }>;
   cleanup(): Promise<void>;
 }
@@ -55,8 +55,8 @@ export async function makeRig(): Promise<Rig> {
         child.on('close', (code) => done({ code, stdout, stderr }));
       });
     },
-    spawnPipe(args) {
-      return spawn(process.execPath, [CLI, ...args], { cwd: dir, env: scrubbedEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    spawnPipe(args, env) {
+      return spawn(process.execPath, [CLI, ...args], { cwd: dir, env: scrubbedEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
     },
     events(result) {
       return result.stdout

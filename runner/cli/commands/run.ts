@@ -9,6 +9,8 @@ import type { RunEvent } from '../../execute/events.js';
 import { execute } from '../../execute/executor.js';
 import { workerLauncher } from '../../execute/launcher.js';
 import { localRunner } from '../../execute/stage-runner.js';
+import { checkRedis, queueUrl } from '../../queue/connection.js';
+import { queueRunner } from '../../queue/queue-runner.js';
 import { newRunId, writeRunRecord } from '../../execute/run-records.js';
 import { publishOutputs } from '../../execute/publish.js';
 import { selectTargets } from '../../plan/plan.js';
@@ -23,6 +25,8 @@ export interface RunFlags extends CommonFlags {
   readonly jobs?: string;
   readonly json?: boolean;
   readonly debug?: boolean;
+  /** Redis URL: run stale stages on `pipe worker` processes (BullMQ). */
+  readonly queue?: string;
 }
 
 export const EXIT = { ok: 0, failed: 1, invalid: 2, stale: 3, interrupted: 130 } as const;
@@ -39,8 +43,9 @@ function environment(): Record<string, string> {
   return env;
 }
 
-export function parseJobs(value: string | undefined): number {
-  if (value === undefined) return Number(process.env['PIPE_JOBS'] ?? availableParallelism());
+export function parseJobs(value: string | undefined, queued = false): number {
+  // With a queue, the workers' slots bound the work; the run only limits jobs in flight.
+  if (value === undefined) return Number(process.env['PIPE_JOBS'] ?? (queued ? 64 : availableParallelism()));
   const jobs = Number(value);
   if (!Number.isInteger(jobs) || jobs < 1) throw new UsageError(`--jobs must be a positive integer (got "${value}")`);
   return jobs;
@@ -48,7 +53,9 @@ export function parseJobs(value: string | undefined): number {
 
 export async function runCommand(file: string, flags: RunFlags, write: Output): Promise<number> {
   const planned = await planFile(file, flags);
-  const jobs = parseJobs(flags.jobs);
+  const queue = queueUrl(flags.queue, planned.pipeline.queue);
+  const jobs = parseJobs(flags.jobs, queue !== undefined);
+  if (queue) await checkRedis(queue);
   const backend = backendChoice(flags, planned);
   let selection: Set<string> | undefined;
   if (flags.stage?.length) {
@@ -82,6 +89,8 @@ export async function runCommand(file: string, flags: RunFlags, write: Output): 
   };
   await store.runLeases.sweepStale();
   const swept = await store.sweepTemp();
+  const queued = queue ? await queueRunner(queue, store) : undefined;
+  if (queue) emit({ type: 'notice', message: `stages run on the workers of ${queue}` });
   if (swept) emit({ type: 'notice', message: `removed ${swept} unfinished artifact(s) left by an interrupted run` });
 
   const controller = new AbortController();
@@ -102,7 +111,7 @@ export async function runCommand(file: string, flags: RunFlags, write: Output): 
       store,
       jobs,
       backend,
-      runner: localRunner(store, workerLauncher),
+      runner: queued ?? localRunner(store, workerLauncher),
       emit,
       signal: controller.signal,
       ...(selection ? { selection } : {}),
@@ -133,6 +142,7 @@ export async function runCommand(file: string, flags: RunFlags, write: Output): 
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     clearInterval(heartbeat);
+    await queued?.close();
     await store.close();
     await runLease?.release();
   }

@@ -1,0 +1,53 @@
+/**
+ * Redis connections for BullMQ. The URL is checked once, up front, with a short timeout, so a
+ * wrong host or a stopped server is one clear message naming the URL, not a reconnect loop.
+ */
+import { Redis } from 'ioredis';
+
+/** BullMQ's queue name for pipe's stage jobs (one queue per Redis database / key prefix). */
+export const QUEUE_NAME = 'pipe-stages';
+
+export class QueueUnavailableError extends Error {
+  readonly reason = 'queue-unavailable';
+  constructor(message: string) {
+    super(message);
+  }
+}
+
+export function queueUrl(given: string | undefined, fromPipeline?: string): string | undefined {
+  return given ?? process.env['PIPE_QUEUE'] ?? fromPipeline;
+}
+
+function validate(url: string): void {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new QueueUnavailableError(`--queue "${url}" is not a URL: use redis://HOST:PORT (or rediss:// for TLS)`);
+  }
+  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') throw new QueueUnavailableError(`--queue "${url}" is not a Redis URL: use redis://HOST:PORT (or rediss:// for TLS)`);
+}
+
+/** Pings the server once; throws QueueUnavailableError naming the URL when it cannot. */
+export async function checkRedis(url: string, timeoutMs = 3000): Promise<void> {
+  validate(url);
+  const probe = new Redis(url, { lazyConnect: true, connectTimeout: timeoutMs, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
+  probe.on('error', () => undefined); // reported below, once
+  try {
+    await probe.connect();
+    await probe.ping();
+  } catch (error) {
+    const detail = error instanceof Error ? error.message : String(error);
+    throw new QueueUnavailableError(`cannot reach Redis at ${url} (${detail}). Start redis-server there, or check --queue / PIPE_QUEUE.`);
+  } finally {
+    probe.disconnect();
+  }
+}
+
+/** A connection for BullMQ: it requires maxRetriesPerRequest null so blocking calls never give up. */
+export function bullConnection(url: string): Redis {
+  const connection = new Redis(url, { maxRetriesPerRequest: null });
+  // ioredis reconnects by itself; without a listener an outage would crash the process.
+  connection.on('error', () => undefined);
+  return connection;
+}

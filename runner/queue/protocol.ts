@@ -1,0 +1,45 @@
+/**
+ * What travels through the queue. A job is plain data: the StageWork (stage kind, implementation
+ * version inside the key record, resolved params, inputs by key, the key itself). Its job id is
+ * the key, so two runs that need the same artifact share one job.
+ */
+import type { JsonValue } from '../../stages/types.js';
+import type { StageErrorInfo } from '../execute/events.js';
+import type { StageWork } from '../execute/stage-runner.js';
+
+export type StageJobData = StageWork;
+
+/** Sent by a worker through job progress, streamed to the run that enqueued the job. */
+export type JobUpdate =
+  | { readonly kind: 'assigned'; readonly worker: string }
+  | { readonly kind: 'progress'; readonly done: number; readonly total: number; readonly label?: string }
+  | { readonly kind: 'log'; readonly message: string };
+
+export interface StageJobResult {
+  readonly worker: string;
+  readonly content_hash: string;
+  readonly seconds: number;
+  readonly backend?: string;
+  readonly metrics: Readonly<Record<string, JsonValue>>;
+  /** True when the worker found the artifact already committed and ran nothing. */
+  readonly found: boolean;
+}
+
+/** A job's failure reason carries the stage's error info as JSON, so the run can tell user errors from bugs. */
+export function encodeFailure(info: StageErrorInfo): string {
+  return JSON.stringify({ reason: info.reason, message: info.message });
+}
+
+export function decodeFailure(text: string): StageErrorInfo {
+  try {
+    const parsed = JSON.parse(text) as Partial<StageErrorInfo>;
+    if (typeof parsed.reason === 'string' && typeof parsed.message === 'string') return { reason: parsed.reason, message: parsed.message };
+  } catch {
+    // Not ours (e.g. BullMQ's own "job stalled more than allowable limit").
+  }
+  return { reason: 'worker-failed', message: text };
+}
+
+export function isJobUpdate(value: unknown): value is JobUpdate {
+  return typeof value === 'object' && value !== null && typeof (value as { kind?: unknown }).kind === 'string';
+}
