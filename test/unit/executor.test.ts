@@ -1,0 +1,160 @@
+/**
+ * The executor with a controllable fake runner: the test decides when each stage finishes, so
+ * slot limits, critical-path order, aborts and failures are checked without sleeps or timing.
+ */
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { LocalStore } from '../../artifacts/store.js';
+import { isManyInput } from '../../runner/cli/context.js';
+import { loadPipeline } from '../../runner/config/load.js';
+import type { Plan } from '../../runner/config/types.js';
+import type { RunEvent } from '../../runner/execute/events.js';
+import { execute } from '../../runner/execute/executor.js';
+import type { RunOutcome, StageRunner, StageWork } from '../../runner/execute/stage-runner.js';
+import { plan } from '../../runner/plan/plan.js';
+import { STAGES } from '../../stages/index.js';
+
+// `load` reads the shipped IDX files (hashed once into the key); everything else is a chain on it.
+const PIPELINE = `stages:
+  load: { kind: load, params: { train_limit: 100, test_limit: 10 } }
+  a1: { kind: normalize, inputs: { data: load } }
+  a2: { kind: flatten, inputs: { data: a1 } }
+  a3: { kind: split, inputs: { data: a2 } }
+  b1: { kind: normalize, inputs: { data: load }, params: { method: standardize } }
+  c1: { kind: inspect, inputs: { data: load } }
+  d1: { kind: inspect, inputs: { data: load }, params: { samples_per_class: 3 } }
+`;
+
+async function setup(): Promise<{ planned: Plan; store: LocalStore }> {
+  const dir = await mkdtemp(join(tmpdir(), 'pipe-exec-'));
+  const file = join(dir, 'p.yaml');
+  await writeFile(file, PIPELINE);
+  const planned = plan(await loadPipeline(file, { overrides: [], isManyInput }), STAGES);
+  return { planned, store: await LocalStore.open(join(dir, 'store')) };
+}
+
+/** A runner whose stages finish only when the test says so. */
+function fakeRunner(store: LocalStore) {
+  const started: string[] = [];
+  const pending = new Map<string, { work: StageWork; finish: (ok: boolean) => Promise<void> }>();
+  const waiters: Array<() => void> = [];
+  const runner: StageRunner = {
+    run: (work) =>
+      new Promise<RunOutcome>((resolve, reject) => {
+        started.push(work.stage);
+        pending.set(work.stage, {
+          work,
+          finish: async (ok) => {
+            pending.delete(work.stage);
+            if (!ok) return reject(Object.assign(new Error(`${work.stage} refused its input`), { reason: 'stage-input' }));
+            const temp = await store.createTemp(work.key);
+            await writeFile(join(temp, 'out.txt'), work.stage);
+            const manifest = await store.commit(temp, { key: work.key, stage: work.stage, pipeline: work.pipeline, kind: work.kind, key_record: work.keyRecord, inputs: work.inputRefs, metrics: {}, started_at: '', duration_s: 0, environment: {} });
+            resolve({ manifest, dir: store.artifactDir(work.key), seconds: 0, metrics: {} });
+          },
+        });
+        waiters.splice(0).forEach((w) => w());
+      }),
+  };
+  /** Resolves once `n` stages are running (or at once if they are). */
+  const running = async (n: number): Promise<string[]> => {
+    while (pending.size < n) await new Promise<void>((r) => waiters.push(r));
+    return [...pending.keys()].sort();
+  };
+  const finish = (stage: string, ok = true): Promise<void> => {
+    const p = pending.get(stage);
+    if (!p) throw new Error(`${stage} is not running (running: ${[...pending.keys()].join(', ')})`);
+    return p.finish(ok);
+  };
+  return { runner, started, running, finish, pending };
+}
+
+function run(planned: Plan, store: LocalStore, runner: StageRunner, jobs: number, signal = new AbortController().signal) {
+  const events: RunEvent[] = [];
+  const done = execute(planned, { store, jobs, backend: 'auto', runner, emit: (e) => events.push(e), signal, previous: new Map(), environment: {}, pollMs: 1 });
+  return { events, done };
+}
+
+describe('executor (fake runner)', () => {
+  it('never runs more stages than --jobs, and fills a freed slot with the longest remaining path first', async () => {
+    const { planned, store } = await setup();
+    const fake = fakeRunner(store);
+    const { done } = run(planned, store, fake.runner, 2);
+    expect(await fake.running(1)).toEqual(['load']);
+    await fake.finish('load');
+    // Five stages are ready; two slots. The a-chain (3 deep) goes first.
+    const first = await fake.running(2);
+    expect(first).toContain('a1');
+    expect(fake.pending.size).toBe(2);
+    for (const stage of first) await fake.finish(stage);
+    // Drain the rest, checking the limit each time.
+    while (fake.started.length < 7 || fake.pending.size) {
+      const now = await fake.running(1);
+      expect(fake.pending.size).toBeLessThanOrEqual(2);
+      await fake.finish(now[0]!);
+    }
+    const result = await done;
+    expect(result.summaries.filter((s) => s.status === 'ran').map((s) => s.stage).sort()).toEqual(['a1', 'a2', 'a3', 'b1', 'c1', 'd1', 'load']);
+    expect(fake.started.indexOf('a1')).toBeLessThan(fake.started.indexOf('c1'));
+  });
+
+  it('a failing stage skips its dependents only; a second run reuses what finished and says why the rest runs', async () => {
+    const { planned, store } = await setup();
+    const fake = fakeRunner(store);
+    const { done, events } = run(planned, store, fake.runner, 4);
+    await fake.running(1);
+    await fake.finish('load');
+    await fake.running(4);
+    await fake.finish('a1', false);
+    for (const s of ['b1', 'c1', 'd1']) await fake.finish(s);
+    const result = await done;
+    const status = Object.fromEntries(result.summaries.map((s) => [s.stage, s.status]));
+    expect(status).toEqual({ load: 'ran', a1: 'failed', a2: 'skipped', a3: 'skipped', b1: 'ran', c1: 'ran', d1: 'ran' });
+    expect(events.find((e) => e.type === 'stage-failed')).toMatchObject({ stage: 'a1', error: { reason: 'stage-input', message: 'a1 refused its input' } });
+
+    const again = fakeRunner(store);
+    const second = run(planned, store, again.runner, 4);
+    expect(await again.running(1)).toEqual(['a1']);
+    await again.finish('a1');
+    await again.finish((await again.running(1))[0]!);
+    await again.finish((await again.running(1))[0]!);
+    const r2 = await second.done;
+    expect(r2.summaries.filter((s) => s.status === 'cached').map((s) => s.stage).sort()).toEqual(['b1', 'c1', 'd1', 'load']);
+    expect(second.events.find((e) => e.type === 'stage-start' && e.stage === 'a1')).toMatchObject({ reasons: [{ code: 'never-run' }] });
+  });
+
+  it('Ctrl-C while stages wait for a slot: the running one finishes, the waiting ones are skipped as interrupted', async () => {
+    const { planned, store } = await setup();
+    const fake = fakeRunner(store);
+    const controller = new AbortController();
+    const { done } = run(planned, store, fake.runner, 1, controller.signal);
+    await fake.running(1);
+    await fake.finish('load');
+    const [busy] = await fake.running(1);
+    controller.abort();
+    await fake.finish(busy!);
+    const result = await done;
+    expect(fake.started).toEqual(['load', busy]);
+    const skipped = result.summaries.filter((s) => s.status === 'skipped');
+    expect(skipped.length).toBe(5);
+    expect(skipped.every((s) => s.detail === 'interrupted' || s.detail?.startsWith('input stage'))).toBe(true);
+  });
+
+  it('--force reruns a cached stage with its own reason', async () => {
+    const { planned, store } = await setup();
+    const fake = fakeRunner(store);
+    const first = run(planned, store, fake.runner, 7);
+    // Finish whatever runs until all seven stages have run.
+    while (fake.started.length < 7 || fake.pending.size) await fake.finish((await fake.running(1))[0]!);
+    await first.done;
+    const again = fakeRunner(store);
+    const events: RunEvent[] = [];
+    const forced = execute(planned, { store, jobs: 2, backend: 'auto', runner: again.runner, emit: (e) => events.push(e), signal: new AbortController().signal, previous: new Map(), environment: {}, force: new Set(['c1']) });
+    await again.finish((await again.running(1))[0]!);
+    await forced;
+    expect(again.started).toEqual(['c1']);
+    expect(events.find((e) => e.type === 'stage-start')).toMatchObject({ stage: 'c1', reasons: [{ code: 'forced' }] });
+  });
+});
