@@ -1,5 +1,5 @@
 /** Runs the real `pipe` CLI in a scratch directory and collects its NDJSON events (for benchmarks). */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -27,6 +27,23 @@ export function runPipe(dir: string, args: readonly string[]): CliRun {
     .filter((l) => l.startsWith('{'))
     .map((l) => JSON.parse(l) as Record<string, unknown> & { type: string });
   return { code: result.status, seconds, events, stderr: result.stderr };
+}
+
+/** Like runPipe, without blocking the event loop (the workers bench keeps child processes going). */
+export function runPipeAsync(dir: string, args: readonly string[]): Promise<CliRun> {
+  return new Promise((resolve) => {
+    const started = process.hrtime.bigint();
+    const child = spawn(process.execPath, [join(ROOT, 'bin', 'pipe.js'), ...args, '--json'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('close', (code) => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const events = stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown> & { type: string });
+      resolve({ code, seconds, events, stderr });
+    });
+  });
 }
 
 export function writePipeline(dir: string, name: string, yaml: string): string {

@@ -7,6 +7,7 @@
  *              test accuracy, fit and predict time, training images/s (54k train / 6k validation)
  *   classical  SVM / random forest / KNN fitted on all 60,000 training images (issue 4's protocol)
  *   report     size and open time in headless Chromium of the quick and full reports
+ *   workers    sweep-cnn.yaml through BullMQ with 1 vs 2 `pipe worker` processes (needs redis-server)
  */
 import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -15,6 +16,7 @@ import { benchClassical } from './classical.js';
 import { pipeJson, ranStages, ROOT, runPipe, scratch } from './cli.js';
 import { benchKernels } from './kernels.js';
 import { benchRunner } from './runner.js';
+import { benchWorkers } from './workers.js';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 const MODELS = ['cnn', 'resnet', 'mlp', 'logistic-regression', 'svm', 'random-forest', 'knn'];
@@ -144,6 +146,10 @@ if (wants('report')) {
   reports['quick'] = join(dir, 'reports', 'quick.html');
   // Merged, so `--only report` re-measures the quick report and keeps the last full one.
   results['report'] = { ...((previous['report'] as Record<string, Json> | undefined) ?? {}), ...(await benchReport(reports)) };
+  save();
+}
+if (wants('workers')) {
+  results['workers'] = await benchWorkers();
   save();
 }
 results['models'] = assembleModels(results);
