@@ -172,7 +172,7 @@ describe('flat models', () => {
         const h = m.history!;
         expect(h.map((r) => r.epoch)).toEqual([1, 2, 3, 4]);
         for (const r of h) {
-          expect(Object.keys(r).sort()).toEqual(['accuracy', 'epoch', 'learning_rate', 'loss', 'seconds', 'val_accuracy', 'val_loss']);
+          expect(Object.keys(r).sort()).toEqual(['accuracy', 'epoch', 'learning_rate', 'loss', 'val_accuracy', 'val_loss']);
         }
         expect(h[3]!.loss).toBeLessThan(h[0]!.loss);
         expect(h[3]!.val_loss!).toBeLessThan(h[0]!.val_loss!);
