@@ -52,11 +52,22 @@ export function lineCol(file: SourceFile, offset: number): { line: number; col: 
   return { line: lo + 1, col: offset - (starts[lo] ?? 0) + 1 };
 }
 
+/** Widest source excerpt printed; longer lines (a 3,000-bracket line) are cut to a window around the column. */
+const EXCERPT_WIDTH = 100;
+
 function excerpt(location: Location): string {
   const { line, col } = lineCol(location.file, location.offset);
-  const text = location.file.text.split('\n')[line - 1] ?? '';
-  const width = Math.max(1, Math.min(location.length, text.length - col + 1));
-  return `${String(line).padStart(4)} | ${text}\n     | ${' '.repeat(col - 1)}${'~'.repeat(width)}`;
+  let text = location.file.text.split('\n')[line - 1] ?? '';
+  let start = col - 1;
+  if (text.length > EXCERPT_WIDTH) {
+    const from = Math.max(0, Math.min(start - 20, text.length - EXCERPT_WIDTH));
+    const to = from + EXCERPT_WIDTH;
+    const head = from > 0 ? '…' : '';
+    text = `${head}${text.slice(from, to)}${to < text.length ? '…' : ''}`;
+    start = start - from + head.length;
+  }
+  const width = Math.max(1, Math.min(location.length, text.length - start));
+  return `${String(line).padStart(4)} | ${text}\n     | ${' '.repeat(start)}${'~'.repeat(width)}`;
 }
 
 export function formatLocation(location: Location): string {

@@ -14,6 +14,7 @@ import { backendChoice, openStore, planFile, previousRuns, storeRoot, type Commo
 import { didYouMean } from '../../diagnostics.js';
 import { jsonLogger, textLogger, type Output } from '../run-logger.js';
 import { UsageError } from '../usage-error.js';
+import { parseCount } from '../numbers.js';
 
 export interface RunFlags extends CommonFlags {
   readonly stage?: readonly string[];
@@ -38,15 +39,14 @@ function environment(): Record<string, string> {
 }
 
 export function parseJobs(value: string | undefined): number {
-  if (value === undefined) return Number(process.env['PIPE_JOBS'] ?? availableParallelism());
-  const jobs = Number(value);
-  if (!Number.isInteger(jobs) || jobs < 1) throw new UsageError(`--jobs must be a positive integer (got "${value}")`);
-  return jobs;
+  if (value !== undefined) return parseCount(value, '--jobs', 1);
+  const env = process.env['PIPE_JOBS'];
+  return env === undefined ? availableParallelism() : parseCount(env, '$PIPE_JOBS', 1);
 }
 
 export async function runCommand(file: string, flags: RunFlags, write: Output): Promise<number> {
+  const jobs = parseJobs(flags.jobs); // before planning: a usage error costs nothing to find
   const planned = await planFile(file, flags);
-  const jobs = parseJobs(flags.jobs);
   const backend = backendChoice(flags, planned);
   let selection: Set<string> | undefined;
   if (flags.stage?.length) {
