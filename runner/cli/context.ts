@@ -12,6 +12,8 @@ export interface CommonFlags {
   readonly store?: string;
   readonly set?: readonly string[];
   readonly backend?: string;
+  /** --max-variants, already validated. */
+  readonly maxVariants?: number;
 }
 
 export function isManyInput(kind: string, input: string): boolean {
@@ -19,7 +21,7 @@ export function isManyInput(kind: string, input: string): boolean {
 }
 
 export async function planFile(file: string, flags: CommonFlags): Promise<Plan> {
-  const config = await loadPipeline(file, { overrides: flags.set ?? [], isManyInput });
+  const config = await loadPipeline(file, { overrides: flags.set ?? [], isManyInput, ...(flags.maxVariants !== undefined ? { maxVariants: flags.maxVariants } : {}) });
   return plan(config, STAGES);
 }
 

@@ -16,6 +16,8 @@ import { predictCommand } from './commands/predict.js';
 import { reportCommand } from './commands/report.js';
 import { statusCommand } from './commands/status.js';
 import { UsageError } from './usage-error.js';
+import { parseCount } from './numbers.js';
+import { MAX_VARIANTS } from '../config/load.js';
 
 const USAGE = `usage: pipe <command> [options]
 
@@ -39,7 +41,8 @@ const USAGE = `usage: pipe <command> [options]
   gc [files…]                list unreferenced artifacts; delete them with --yes
       --keep-last N          also keep what the last N runs of each pipeline used (default 1)
       --keep-recent 24h      also keep artifacts created within this time
-common: --store DIR (default .pipe, or $PIPE_STORE), --debug`;
+common: --store DIR (default .pipe, or $PIPE_STORE), --debug,
+        --max-variants N (largest sweep accepted; default ${MAX_VARIANTS})`;
 
 const OPTIONS = {
   stage: { type: 'string', multiple: true },
@@ -60,6 +63,7 @@ const OPTIONS = {
   max: { type: 'boolean' },
   min: { type: 'boolean' },
   top: { type: 'string' },
+  'max-variants': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -90,7 +94,10 @@ async function dispatch(argv: readonly string[]): Promise<number> {
     ...(values.store !== undefined ? { store: values.store } : {}),
     ...(values.set !== undefined ? { set: values.set } : {}),
     ...(values.backend !== undefined ? { backend: values.backend } : {}),
+    ...(values['max-variants'] !== undefined ? { maxVariants: parseCount(values['max-variants'], '--max-variants', 1) } : {}),
   };
+  // predict.ts reads --top with Number(); checked here too so "0x3" or " 3" are refused the same way.
+  if (values.top !== undefined) parseCount(values.top, '--top', 1);
   switch (command) {
     case 'run':
       return runCommand(needFile(rest, 'run'), { ...common, ...(values.stage ? { stage: values.stage } : {}), ...(values.force ? { force: values.force } : {}), ...(values.jobs !== undefined ? { jobs: values.jobs } : {}), json: values.json === true, debug: values.debug === true }, write);

@@ -86,7 +86,7 @@ function deepestPoint(text: string): number | undefined {
 }
 
 /** Keys that would reach Object.prototype when a file's maps become JavaScript objects. */
-const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+export const RESERVED_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
 const ALIAS_HINT = 'write the repeated values out, or alias them fewer times';
 
 function nodeLocation(file: SourceFile, node: Node): Location {
@@ -136,7 +136,7 @@ function hostileShapes(file: SourceFile, doc: Document): Diagnostic[] {
       tooDeep = true;
       return 'stop';
     }
-    if (key && isScalar(node) && typeof node.value === 'string' && FORBIDDEN_KEYS.has(node.value)) {
+    if (key && isScalar(node) && typeof node.value === 'string' && RESERVED_KEYS.has(node.value)) {
       diagnostics.push({ severity: 'error', message: `"${node.value}" cannot be used as a key: it is reserved by JavaScript objects`, hint: 'rename or remove this key', location: nodeLocation(file, node) });
     }
     if (isAlias(node)) {
