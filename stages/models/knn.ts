@@ -150,23 +150,26 @@ function makeTrained(s: KnnState, backend: string): TrainedModel {
   };
 }
 
+const PARAMS = ['k', 'pca', 'weights'] as const;
+
 export const knn: ModelDefinition = {
   name: 'knn',
   version: 1,
   description: 'k-nearest neighbours (brute force on TensorFlow.js, optional PCA)',
   input: 'flat',
   schema,
+  params: PARAMS,
   async fit(train: Dataset, _validation, params, ctx) {
-    const p = withDefaults(schema, params);
+    const p = withDefaults(schema, params, PARAMS);
     const { n, d } = flatDims(train.shape, train.x.length);
-    const k = Math.round(num(p, 'k', 5));
+    const k = Math.round(num(p, 'k'));
     if (k < 1 || k > n) throw new RangeError(`knn: k = ${k} must be between 1 and the ${n} training rows`);
     const backend = ctx.backend as BackendName | undefined;
     const { backend: used } = await initTf(backend);
-    const reduced = await fitPcaParam(train.x, n, d, Math.round(num(p, 'pca', 0)), ctx);
+    const reduced = await fitPcaParam(train.x, n, d, Math.round(num(p, 'pca')), ctx);
     const state: KnnState = {
       k,
-      weights: str(p, 'weights', ['uniform', 'distance'] as const, 'uniform'),
+      weights: str(p, 'weights', ['uniform', 'distance'] as const),
       numClasses: train.numClasses,
       // Copy: the model keeps its rows even if the caller reuses the input buffer.
       x: reduced.pca ? reduced.x : Float32Array.from(reduced.x),

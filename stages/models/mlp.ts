@@ -15,11 +15,12 @@ export const mlp: ModelDefinition = defineTfModel({
   version: 1,
   description: 'Multi-layer perceptron (dense hidden layers with dropout)',
   input: 'flat',
+  params: ['hidden_layers', 'activation', 'dropout'],
   schema: loadSchema('models/mlp'),
   build({ tf, p, sampleShape, numClasses, init }) {
-    const hidden = intList(p, 'hidden_layers', [512, 256]);
-    const activation = str(p, 'activation', ACTIVATIONS, 'relu') as Parameters<typeof TF.layers.dense>[0]['activation'];
-    const dropout = num(p, 'dropout', 0.2);
+    const hidden = intList(p, 'hidden_layers');
+    const activation = str(p, 'activation', ACTIVATIONS) as Parameters<typeof TF.layers.dense>[0]['activation'];
+    const dropout = num(p, 'dropout');
     const model = tf.sequential({ name: 'mlp' });
     hidden.forEach((units, i) => {
       const n = i + 1;

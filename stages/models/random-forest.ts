@@ -95,26 +95,29 @@ function makeTrained(forest: Forest, extra: Record<string, JsonValue> = {}): Tra
   };
 }
 
+const PARAMS = ['trees', 'max_features', 'max_depth', 'min_samples_leaf', 'min_samples_split', 'bootstrap', 'bins', 'seed', 'workers'] as const;
+
 export const randomForest: ModelDefinition = {
   name: 'random-forest',
   version: 2,
   description: 'Random forest of gini trees on binned features (parallel over worker threads)',
   input: 'flat',
   schema,
+  params: PARAMS,
   async fit(train: Dataset, _validation, params, ctx) {
-    const p = withDefaults(schema, params);
+    const p = withDefaults(schema, params, PARAMS);
     const { n, d } = flatDims(train.shape, train.x.length);
-    const bins = Math.round(num(p, 'bins', 256));
-    const nTrees = Math.round(num(p, 'trees', 100));
+    const bins = Math.round(num(p, 'bins'));
+    const nTrees = Math.round(num(p, 'trees'));
     if (nTrees < 1) throw new RangeError('random-forest: trees must be ≥ 1');
     const opts: TreeOptions = {
       maxFeatures: maxFeatures(p['max_features'], d),
-      maxDepth: Math.round(num(p, 'max_depth', 0)),
-      minSamplesLeaf: Math.round(num(p, 'min_samples_leaf', 1)),
-      minSamplesSplit: Math.round(num(p, 'min_samples_split', 2)),
-      bootstrap: bool(p, 'bootstrap', true),
+      maxDepth: Math.round(num(p, 'max_depth')),
+      minSamplesLeaf: Math.round(num(p, 'min_samples_leaf')),
+      minSamplesSplit: Math.round(num(p, 'min_samples_split')),
+      bootstrap: bool(p, 'bootstrap'),
     };
-    const seed = Math.round(num(p, 'seed', 0));
+    const seed = Math.round(num(p, 'seed'));
     // Pixels in [0,1] are binned exactly; other features (e.g. PCA scores) by their training min/max.
     const range = fitFeatureRange(train.x, n, d);
     // Shared memory: workers read the 47 MB of bins in place instead of each getting a copy.
@@ -127,7 +130,7 @@ export const randomForest: ModelDefinition = {
       bins,
     };
     const t0 = performance.now();
-    const { trees, threads } = await growTrees(data, opts, seed, nTrees, Math.round(num(p, 'workers', 0)), ctx);
+    const { trees, threads } = await growTrees(data, opts, seed, nTrees, Math.round(num(p, 'workers')), ctx);
     ctx.log(`random-forest: ${nTrees} trees in ${((performance.now() - t0) / 1000).toFixed(1)} s on ${threads} thread(s)`);
     return makeTrained({ trees, numClasses: train.numClasses, nFeatures: d, bins, ...(range ? { range } : {}) }, { threads, max_features: opts.maxFeatures });
   },

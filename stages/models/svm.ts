@@ -218,36 +218,39 @@ function makeTrained(s: SvmState, backend: string, extra: Record<string, JsonVal
   };
 }
 
+const PARAMS = ['C', 'kernel', 'gamma', 'degree', 'coef0', 'tolerance', 'cache_mb', 'shrinking', 'pca', 'workers'] as const;
+
 export const svm: ModelDefinition = {
   name: 'svm',
   version: 1,
   description: 'Support vector machine (libsvm C-SVC, one-vs-one over worker threads, optional PCA)',
   input: 'flat',
   schema,
+  params: PARAMS,
   async fit(train: Dataset, _validation, params, ctx) {
-    const p = withDefaults(schema, params);
+    const p = withDefaults(schema, params, PARAMS);
     const { n, d } = flatDims(train.shape, train.x.length);
     const backend = ctx.backend as BackendName | undefined;
     const { backend: used } = await initTf(backend);
-    const reduced = await fitPcaParam(train.x, n, d, Math.round(num(p, 'pca', 0)), ctx);
+    const reduced = await fitPcaParam(train.x, n, d, Math.round(num(p, 'pca')), ctx);
     const dims = reduced.dims;
-    const kernel = str(p, 'kernel', KERNELS, 'rbf');
+    const kernel = str(p, 'kernel', KERNELS);
     const options: LibsvmOptions = {
       kernelType: KERNEL_TYPE[kernel],
-      cost: num(p, 'C', 10),
+      cost: num(p, 'C'),
       gamma: resolveGamma(p['gamma'], reduced.x, dims),
-      degree: Math.round(num(p, 'degree', 3)),
-      coef0: num(p, 'coef0', 0),
-      tolerance: num(p, 'tolerance', 1e-3),
-      cacheMb: Math.round(num(p, 'cache_mb', 1000)),
-      shrinking: bool(p, 'shrinking', true),
+      degree: Math.round(num(p, 'degree')),
+      coef0: num(p, 'coef0'),
+      tolerance: num(p, 'tolerance'),
+      cacheMb: Math.round(num(p, 'cache_mb')),
+      shrinking: bool(p, 'shrinking'),
     };
     const present = [...new Set(train.y)].sort((a, b) => a - b);
     if (present.length < 2) throw new RangeError('svm needs at least two classes in the training labels');
     const pairs: [number, number][] = [];
     for (let i = 0; i < present.length; i++) for (let j = i + 1; j < present.length; j++) pairs.push([present[i]!, present[j]!]);
     const t0 = performance.now();
-    const { models, threads } = await trainPairs(reduced.x, train.y, n, dims, pairs, options, Math.round(num(p, 'workers', 0)), ctx);
+    const { models, threads } = await trainPairs(reduced.x, train.y, n, dims, pairs, options, Math.round(num(p, 'workers')), ctx);
     const merged = combine(models, reduced.x, dims);
     ctx.log(`svm: ${pairs.length} class pairs in ${((performance.now() - t0) / 1000).toFixed(1)} s on ${threads} thread(s), ${merged.nSv} support vectors`);
     const state: SvmState = {

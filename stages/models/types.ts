@@ -52,8 +52,10 @@ export interface ModelDefinition {
   readonly description: string;
   /** "image" needs [N,28,28,1]; "flat" needs [N,D]. */
   readonly input: 'image' | 'flat';
-  /** JSON Schema of this model's params (without the `model` key). */
+  /** JSON Schema of this model's params (without the `model` key): their types, ranges and defaults. */
   readonly schema: JsonSchema;
+  /** Every param the code reads; the schema's properties are exactly these (tested). */
+  readonly params: readonly string[];
   fit(train: Dataset, validation: Dataset | undefined, params: Params, ctx: FitContext): Promise<TrainedModel>;
   load(dir: string): Promise<TrainedModel>;
 }

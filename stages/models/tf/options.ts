@@ -24,56 +24,83 @@ export interface TrainOptions {
   readonly seed: number;
 }
 
+/** Training params every tfjs model reads; defined once in schemas/models/training.schema.json. */
+export const TRAINING_PARAMS = ['epochs', 'batch_size', 'optimizer', 'learning_rate', 'momentum', 'lr_schedule', 'lr_step_epochs', 'lr_step_gamma', 'early_stopping_patience', 'restore_best_weights', 'seed'] as const;
+/** Augmentation params, only in the image models' schemas. */
+export const AUGMENT_PARAMS = ['augment_shift', 'augment_flip'] as const;
+export type TrainingParam = (typeof TRAINING_PARAMS)[number];
+export type AugmentParam = (typeof AUGMENT_PARAMS)[number];
+
 /**
- * Fills missing params from the schema's `default`s. The runner already does this (ajv
- * useDefaults); doing it again keeps direct callers (tests, benches) from crashing.
+ * Params with every key of K present. Only `withDefaults` makes one, so a reader given a key the
+ * model did not declare (a misspelling) is a type error, and no reader needs a fallback value.
  */
-export function withDefaults(schema: JsonSchema, params: Params): Record<string, JsonValue> {
+export type Resolved<K extends string> = Readonly<Record<K, JsonValue>>;
+
+/**
+ * Fills missing params from the schema's `default`s, the only place defaults live. The runner
+ * already did this (ajv useDefaults); doing it again serves direct callers (tests, benches).
+ * `keys` are the params the code reads: each must be given or defaulted by the schema.
+ */
+export function withDefaults<K extends string>(schema: JsonSchema, params: Params, keys: readonly K[]): Resolved<K> {
   const out: Record<string, JsonValue> = {};
   const props = (schema['properties'] ?? {}) as Record<string, { default?: JsonValue }>;
   for (const [key, prop] of Object.entries(props)) {
     if (prop.default !== undefined) out[key] = prop.default;
   }
   for (const [key, value] of Object.entries(params)) out[key] = value;
-  return out;
+  const missing = keys.filter((key) => !(key in out));
+  if (missing.length) throw new Error(`params ${missing.join(', ')} are read by the code but have no default in the schema`);
+  return out as Resolved<K>;
 }
 
-export function num(p: Record<string, JsonValue>, key: string, fallback: number): number {
-  const v = p[key];
-  return typeof v === 'number' && Number.isFinite(v) ? v : fallback;
+// The readers below check types only as a guard: the schema already validated every value, so a
+// mismatch is a bug in pipe (an internal error), never a user mistake.
+function wrong(key: string, value: JsonValue | undefined, expected: string): Error {
+  return new Error(`param ${key} is ${JSON.stringify(value)}, expected ${expected} (the schema should have ensured it)`);
 }
 
-export function bool(p: Record<string, JsonValue>, key: string, fallback: boolean): boolean {
+export function num<K extends string>(p: Resolved<K>, key: NoInfer<K>): number {
   const v = p[key];
-  return typeof v === 'boolean' ? v : fallback;
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw wrong(key, v, 'a number');
+  return v;
 }
 
-export function str<T extends string>(p: Record<string, JsonValue>, key: string, allowed: readonly T[], fallback: T): T {
+export function bool<K extends string>(p: Resolved<K>, key: NoInfer<K>): boolean {
   const v = p[key];
-  return typeof v === 'string' && (allowed as readonly string[]).includes(v) ? (v as T) : fallback;
+  if (typeof v !== 'boolean') throw wrong(key, v, 'a boolean');
+  return v;
 }
 
-export function intList(p: Record<string, JsonValue>, key: string, fallback: readonly number[]): number[] {
+export function str<T extends string, K extends string>(p: Resolved<K>, key: NoInfer<K>, allowed: readonly T[]): T {
   const v = p[key];
-  if (!Array.isArray(v) || !v.every((x) => typeof x === 'number' && x >= 1)) return [...fallback];
+  if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v)) throw wrong(key, v, `one of ${allowed.join(', ')}`);
+  return v as T;
+}
+
+export function intList<K extends string>(p: Resolved<K>, key: NoInfer<K>): number[] {
+  const v = p[key];
+  if (!Array.isArray(v) || !v.every((x) => typeof x === 'number' && x >= 1)) throw wrong(key, v, 'a list of positive numbers');
   return (v as number[]).map((x) => Math.round(x));
 }
 
-export function trainOptions(p: Record<string, JsonValue>): TrainOptions {
+export function trainOptions(p: Resolved<TrainingParam> | Resolved<TrainingParam | AugmentParam>): TrainOptions {
+  // Flat models (mlp, logistic regression) have no augmentation params: augmentation is off.
+  const augment = 'augment_shift' in p ? (p as Resolved<TrainingParam | AugmentParam>) : undefined;
   return {
-    epochs: Math.max(1, Math.round(num(p, 'epochs', 10))),
-    batchSize: Math.max(1, Math.round(num(p, 'batch_size', 128))),
-    optimizer: str(p, 'optimizer', ['adam', 'sgd'] as const, 'adam'),
-    learningRate: num(p, 'learning_rate', 1e-3),
-    momentum: num(p, 'momentum', 0.9),
-    schedule: str(p, 'lr_schedule', ['constant', 'cosine', 'step'] as const, 'constant'),
-    stepEpochs: Math.max(1, Math.round(num(p, 'lr_step_epochs', 5))),
-    stepGamma: num(p, 'lr_step_gamma', 0.1),
-    patience: Math.max(0, Math.round(num(p, 'early_stopping_patience', 0))),
-    restoreBest: bool(p, 'restore_best_weights', true),
-    augmentShift: Math.max(0, Math.round(num(p, 'augment_shift', 0))),
-    augmentFlip: bool(p, 'augment_flip', false),
-    seed: Math.round(num(p, 'seed', 0)),
+    epochs: Math.max(1, Math.round(num(p, 'epochs'))),
+    batchSize: Math.max(1, Math.round(num(p, 'batch_size'))),
+    optimizer: str(p, 'optimizer', ['adam', 'sgd'] as const),
+    learningRate: num(p, 'learning_rate'),
+    momentum: num(p, 'momentum'),
+    schedule: str(p, 'lr_schedule', ['constant', 'cosine', 'step'] as const),
+    stepEpochs: Math.max(1, Math.round(num(p, 'lr_step_epochs'))),
+    stepGamma: num(p, 'lr_step_gamma'),
+    patience: Math.max(0, Math.round(num(p, 'early_stopping_patience'))),
+    restoreBest: bool(p, 'restore_best_weights'),
+    augmentShift: augment ? Math.max(0, Math.round(num(augment, 'augment_shift'))) : 0,
+    augmentFlip: augment ? bool(augment, 'augment_flip') : false,
+    seed: Math.round(num(p, 'seed')),
   };
 }
 
