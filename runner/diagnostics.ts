@@ -3,6 +3,7 @@
  * `file:line:col: message`, the source line and a ~~~ underline. Only internal bugs show stacks.
  */
 import { distance } from 'fastest-levenshtein';
+import { UserError } from '../stages/errors.js';
 
 export interface SourceFile {
   readonly path: string;
@@ -25,7 +26,7 @@ export interface Diagnostic {
 }
 
 /** Thrown to abort a command with diagnostics; caught once at the CLI top level (exit 2). */
-export class PipelineInvalidError extends Error {
+export class PipelineInvalidError extends UserError {
   readonly reason = 'pipeline-invalid';
   constructor(readonly diagnostics: readonly Diagnostic[]) {
     super(diagnostics.map((d) => d.message).join('\n'));

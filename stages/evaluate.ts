@@ -75,7 +75,7 @@ export const evaluate: StageDefinition = {
 
       const width = parts.reduce((s, p) => s + p.length, 0);
       const k = width / n;
-      if (!Number.isInteger(k) || k < 1) throw new Error(`model "${name}" returned ${width} probabilities for ${n} examples`);
+      if (!Number.isInteger(k) || k < 1) throw new StageInputError(`model "${name}" returned ${width} probabilities for ${n} examples`);
       const proba = new Float32Array(width);
       let offset = 0;
       for (const p of parts) {

@@ -1,11 +1,12 @@
 /**
  * `pipe` command line. Exit codes: 0 ok, 1 a stage failed, 2 invalid pipeline or usage,
- * 3 `status` found stages that would run, 130 interrupted. Expected failures print a located
+ * 3 `status` found stages that would run, 4 the store is busy (another pipe holds it), 130 interrupted. Expected failures print a located
  * message; only internal bugs print a stack (always with --debug).
  */
 import { parseArgs } from 'node:util';
 import { formatDiagnostic, PipelineInvalidError } from '../diagnostics.js';
-import { StoreLockedError } from '../../artifacts/lock.js';
+import { UserError } from '../../stages/errors.js';
+import { assertNever } from '../execute/events.js';
 import { lsCommand, showCommand } from './commands/artifacts.js';
 import { bestCommand, compareCommand } from './commands/compare.js';
 import { configRenderCommand } from './commands/config-render.js';
@@ -134,29 +135,43 @@ async function dispatch(argv: readonly string[]): Promise<number> {
   }
 }
 
+/** One exit code and rendering per reason; the `never` guard makes a new reason a compile error here. */
+function reportUserError(error: UserError, debug: boolean): number {
+  const reason = error.reason;
+  switch (reason) {
+    case 'pipeline-invalid': {
+      const diagnostics = error instanceof PipelineInvalidError ? error.diagnostics : [{ severity: 'error' as const, message: error.message }];
+      process.stderr.write(`${diagnostics.map(formatDiagnostic).join('\n\n')}\n\n${diagnostics.length} problem(s) found; nothing was run.\n`);
+      return EXIT.invalid;
+    }
+    case 'usage':
+      process.stderr.write(`pipe: ${error.message}\nRun "pipe --help" for usage.\n`);
+      return EXIT.invalid;
+    case 'store-busy':
+      process.stderr.write(`pipe: ${error.message}\n`);
+      return EXIT.busy;
+    case 'interrupted':
+      process.stderr.write('pipe: interrupted\n');
+      return EXIT.interrupted;
+    case 'stage-input':
+    case 'backend-unavailable':
+    case 'model-files':
+    case 'npy-format':
+      // Raised outside a stage (e.g. by `predict` or `report`): the command failed on its input.
+      process.stderr.write(`pipe: ${error.message}\n${debug && error.stack ? `${error.stack}\n` : ''}`);
+      return EXIT.failed;
+    default:
+      return assertNever(reason);
+  }
+}
+
 export async function main(argv: readonly string[]): Promise<number> {
   const debug = argv.includes('--debug');
   try {
     return await dispatch(argv);
   } catch (error) {
-    if (error instanceof PipelineInvalidError) {
-      process.stderr.write(`${error.diagnostics.map(formatDiagnostic).join('\n\n')}\n\n${error.diagnostics.length} problem(s) found; nothing was run.\n`);
-      return EXIT.invalid;
-    }
-    if (error instanceof UsageError) {
-      process.stderr.write(`pipe: ${error.message}\nRun "pipe --help" for usage.\n`);
-      return EXIT.invalid;
-    }
-    if (error instanceof StoreLockedError) {
-      process.stderr.write(`pipe: ${error.message}\n`);
-      return EXIT.failed;
-    }
-    const reason = (error as { reason?: unknown }).reason;
-    if (typeof reason === 'string' && error instanceof Error) {
-      process.stderr.write(`pipe: ${error.message}\n${debug && error.stack ? `${error.stack}\n` : ''}`);
-      return EXIT.failed;
-    }
-    process.stderr.write(`pipe: internal error: ${(error as Error)?.message ?? String(error)}\n${debug ? `${(error as Error)?.stack ?? ''}\n` : 'Rerun with --debug for the stack trace, and please report it.\n'}`);
+    if (error instanceof UserError) return reportUserError(error, debug);
+    process.stderr.write(`pipe: internal error: ${(error as Error | undefined)?.message ?? String(error)}\n${debug ? `${(error as Error | undefined)?.stack ?? ''}\n` : 'Rerun with --debug for the stack trace, and please report it.\n'}`);
     return EXIT.failed;
   }
 }

@@ -5,9 +5,11 @@
  */
 import type { StaleReason } from '../../artifacts/key.js';
 import type { JsonValue } from '../../stages/types.js';
+import type { ErrorReason } from '../../stages/errors.js';
 
 export interface StageErrorInfo {
-  readonly reason: string;
+  /** A user-facing reason, or 'internal' for a bug in pipe. */
+  readonly reason: ErrorReason | 'internal';
   readonly message: string;
   /** Present for internal errors only; shown with --debug. */
   readonly stack?: string;

@@ -20,13 +20,14 @@ import { num, bool, withDefaults } from './tf/options.js';
 import type { Dataset, FitContext, ModelDefinition, TrainedModel } from './types.js';
 import { runPool, shared, threadCount, workerScript } from './worker-pool.js';
 import type { JsonValue } from '../types.js';
+import { StageInputError } from '../types.js';
 
 const schema = loadSchema('models/random-forest');
 
 function flatDims(shape: readonly number[], len: number): { n: number; d: number } {
-  if (shape.length !== 2) throw new RangeError(`random-forest needs flat [N,D] features, got [${shape.join(',')}]`);
+  if (shape.length !== 2) throw new StageInputError(`random-forest needs flat [N,D] features, got [${shape.join(',')}]`);
   const [n, d] = shape as [number, number];
-  if (n * d !== len) throw new RangeError(`random-forest: shape [${n},${d}] does not match ${len} values`);
+  if (n * d !== len) throw new StageInputError(`random-forest: shape [${n},${d}] does not match ${len} values`);
   return { n, d };
 }
 
@@ -82,7 +83,7 @@ function makeTrained(forest: Forest, extra: Record<string, JsonValue> = {}): Tra
     },
     async predictProba(x, shape) {
       const { n: m, d: dx } = flatDims(shape, x.length);
-      if (dx !== d) throw new RangeError(`random-forest was trained on ${d} features, got ${dx}`);
+      if (dx !== d) throw new StageInputError(`random-forest was trained on ${d} features, got ${dx}`);
       // Bin the rows once (row-major here: traversal reads one row's features).
       const xb = binRows(x, m, d, bins, range);
       const out = new Float32Array(m * c);
@@ -109,7 +110,7 @@ export const randomForest: ModelDefinition = {
     const { n, d } = flatDims(train.shape, train.x.length);
     const bins = Math.round(num(p, 'bins'));
     const nTrees = Math.round(num(p, 'trees'));
-    if (nTrees < 1) throw new RangeError('random-forest: trees must be ≥ 1');
+    if (nTrees < 1) throw new StageInputError('random-forest: trees must be ≥ 1');
     const opts: TreeOptions = {
       maxFeatures: maxFeatures(p['max_features'], d),
       maxDepth: Math.round(num(p, 'max_depth')),

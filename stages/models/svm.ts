@@ -32,6 +32,8 @@ import type { SvmWorkerData } from './svm/worker.js';
 import { bool, num, str, withDefaults } from './tf/options.js';
 import type { Dataset, FitContext, ModelDefinition, TrainedModel } from './types.js';
 import { runPool, shared, threadCount, workerScript } from './worker-pool.js';
+import { StageInputError } from '../types.js';
+import { ModelFilesError } from '../errors.js';
 
 const schema = loadSchema('models/svm');
 const KERNELS = ['rbf', 'linear', 'poly', 'sigmoid'] as const;
@@ -60,9 +62,9 @@ interface SvmState {
 }
 
 function flatDims(shape: readonly number[], len: number): { n: number; d: number } {
-  if (shape.length !== 2) throw new RangeError(`svm needs flat [N,D] features, got [${shape.join(',')}]`);
+  if (shape.length !== 2) throw new StageInputError(`svm needs flat [N,D] features, got [${shape.join(',')}]`);
   const [n, d] = shape as [number, number];
-  if (n * d !== len) throw new RangeError(`svm: shape [${n},${d}] does not match ${len} values`);
+  if (n * d !== len) throw new StageInputError(`svm: shape [${n},${d}] does not match ${len} values`);
   return { n, d };
 }
 
@@ -191,7 +193,7 @@ function makeTrained(s: SvmState, backend: string, extra: Record<string, JsonVal
     async predictProba(x, shape) {
       const { n: m, d } = flatDims(shape, x.length);
       const inDims = s.pca ? s.pca.dims : s.dims;
-      if (d !== inDims) throw new RangeError(`svm was trained on ${inDims} features, got ${d}`);
+      if (d !== inDims) throw new StageInputError(`svm was trained on ${inDims} features, got ${d}`);
       const q = s.pca ? await pcaTransform(s.pca, x, m, s.backend) : x;
       return decisionScores(s, q, m);
     },
@@ -246,7 +248,7 @@ export const svm: ModelDefinition = {
       shrinking: bool(p, 'shrinking'),
     };
     const present = [...new Set(train.y)].sort((a, b) => a - b);
-    if (present.length < 2) throw new RangeError('svm needs at least two classes in the training labels');
+    if (present.length < 2) throw new StageInputError('svm needs at least two classes in the training labels; train on more rows');
     const pairs: [number, number][] = [];
     for (let i = 0; i < present.length; i++) for (let j = i + 1; j < present.length; j++) pairs.push([present[i]!, present[j]!]);
     const t0 = performance.now();
@@ -286,7 +288,7 @@ export const svm: ModelDefinition = {
     const sv = await readNpy(join(dir, 'support_vectors.npy'));
     const coef = await readNpy(join(dir, 'dual_coef.npy'));
     if (sv.dtype !== 'float32' || coef.dtype !== 'float32' || sv.shape[0] !== meta.n_sv || coef.shape[1] !== meta.pairs.length) {
-      throw new Error(`${dir}: svm files do not match svm.json`);
+      throw new ModelFilesError(dir, 'svm files do not match svm.json');
     }
     const pca = meta.pca ? await loadPca(dir) : undefined;
     const { backend } = await initTf();

@@ -91,7 +91,7 @@ describe('failures, interruption and locking', () => {
   it('a live lock held by another process is reported, not broken', async () => {
     await writeFile(join(rig.dir, '.pipe', 'lock'), JSON.stringify({ pid: process.pid, host: hostname(), started_at: new Date().toISOString(), command: 'pipe run other.yaml' }));
     const result = await rig.pipe(['run', 'kill.yaml']);
-    expect(result.code).toBe(1);
+    expect(result.code).toBe(4); // "store busy", distinct from 1 "a stage failed"
     expect(result.stderr).toContain(`the store is in use by another pipe process (pid ${process.pid}`);
     await writeFile(join(rig.dir, '.pipe', 'lock'), JSON.stringify({ pid: 999_999_999, host: hostname(), started_at: new Date().toISOString(), command: 'x' }));
     expect((await rig.pipe(['run', 'kill.yaml'])).code).toBe(0);

@@ -24,7 +24,7 @@ export interface RunFlags extends CommonFlags {
   readonly debug?: boolean;
 }
 
-export const EXIT = { ok: 0, failed: 1, invalid: 2, stale: 3, interrupted: 130 } as const;
+export const EXIT = { ok: 0, failed: 1, invalid: 2, stale: 3, busy: 4, interrupted: 130 } as const;
 
 function environment(): Record<string, string> {
   const env: Record<string, string> = { node: process.version, platform: `${process.platform}-${process.arch}`, host: hostname() };

@@ -10,6 +10,7 @@ import { trainLoop } from './loop.js';
 import { AUGMENT_PARAMS, TRAINING_PARAMS, trainOptions, withDefaults, type AugmentParam, type Resolved, type TrainingParam } from './options.js';
 import { Rng } from './prng.js';
 import { countParams, loadTfModel, TfTrainedModel, type TfModelMeta } from './trained.js';
+import { StageInputError } from '../../types.js';
 
 export interface BuildArgs<K extends string> {
   readonly tf: typeof TF;
@@ -49,8 +50,8 @@ export function defineTfModel<K extends string>(spec: TfModelSpec<K>): ModelDefi
 
     async fit(train: Dataset, validation: Dataset | undefined, params: Params, ctx: FitContext): Promise<TrainedModel> {
       for (const [label, d] of [['train', train], ['validation', validation]] as const) {
-        if (d && d.x.length !== d.shape.reduce((a, b) => a * b, 1)) throw new Error(`${spec.name}: ${label} x does not match its shape`);
-        if (d && d.y.length !== d.shape[0]) throw new Error(`${spec.name}: ${label} has ${d.shape[0]} rows but ${d.y.length} labels`);
+        if (d && d.x.length !== d.shape.reduce((a, b) => a * b, 1)) throw new StageInputError(`${spec.name}: ${label} x does not match its shape`);
+        if (d && d.y.length !== d.shape[0]) throw new StageInputError(`${spec.name}: ${label} has ${d.shape[0]} rows but ${d.y.length} labels`);
       }
       const p = withDefaults(spec.schema, params, keys);
       const o = trainOptions(p);
