@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { acquireLock } from '../../../artifacts/lock.js';
 import { packageRoot } from '../../../stages/schema.js';
+import { installedVersions } from '../../../stages/versions.js';
 import type { RunEvent } from '../../execute/events.js';
 import { execute } from '../../execute/executor.js';
 import { workerLauncher } from '../../execute/launcher.js';
@@ -26,12 +27,13 @@ export interface RunFlags extends CommonFlags {
 
 export const EXIT = { ok: 0, failed: 1, invalid: 2, stale: 3, busy: 4, interrupted: 130 } as const;
 
+/** Host facts plus the installed (not the declared) version of every dependency and optional peer. */
 function environment(): Record<string, string> {
   const env: Record<string, string> = { node: process.version, platform: `${process.platform}-${process.arch}`, host: hostname() };
   try {
-    const lock = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string; dependencies?: Record<string, string> };
-    env['pipe'] = lock.version;
-    for (const [name, range] of Object.entries(lock.dependencies ?? {})) env[name] = range;
+    const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string; dependencies?: Record<string, string>; peerDependencies?: Record<string, string> };
+    env['pipe'] = pkg.version;
+    Object.assign(env, installedVersions([...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.peerDependencies ?? {})]));
   } catch {
     // Versions are informational only.
   }
