@@ -111,7 +111,4 @@ export interface StageVariant {
 /** A stage failed because of its inputs or params (user-facing, no stack trace). */
 export class StageInputError extends UserError {
   readonly reason = 'stage-input';
-  constructor(message: string) {
-    super(message);
-  }
 }

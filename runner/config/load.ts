@@ -179,14 +179,14 @@ function expandStages(raw: Record<string, RawStage>, source: ParsedSource, optio
     let inheritedFrom: string | undefined;
     for (const [input, ref] of Object.entries(stage.inputs ?? {})) {
       if (Array.isArray(ref) || options.isManyInput(stage.kind, input)) continue;
-      const upstream = resolve(parseRef(ref as string).group);
-      if (!upstream || parseRef(ref as string).selector !== undefined) continue;
+      const upstream = resolve(parseRef(ref).group);
+      if (!upstream || parseRef(ref).selector !== undefined) continue;
       if (inherited && inheritedFrom !== undefined && variantsOf.get(inheritedFrom) !== upstream && !sameVariants(inherited, upstream)) {
         diagnostics.push({ severity: 'error', message: `stage "${group}" takes inputs from two different sweeps; combine them in one matrix`, ...at(source, ['stages', group, 'inputs'], 'key') });
         continue;
       }
       inherited = upstream;
-      inheritedFrom = parseRef(ref as string).group;
+      inheritedFrom = parseRef(ref).group;
     }
     if (own && inherited) {
       diagnostics.push({ severity: 'error', message: `stage "${group}" declares a sweep and also depends on the swept stage "${inheritedFrom ?? ''}"; sweep one of them`, ...at(source, ['stages', group, stage.matrix ? 'matrix' : 'foreach'], 'key') });
@@ -215,7 +215,7 @@ function expandStages(raw: Record<string, RawStage>, source: ParsedSource, optio
       }
       const inputs: Record<string, string | readonly string[]> = {};
       for (const [input, ref] of Object.entries(stage.inputs ?? {})) {
-        inputs[input] = Array.isArray(ref) ? ref : variant && !options.isManyInput(stage.kind, input) && variantsOf.get(parseRef(ref as string).group) ? `${ref as string}${suffix}` : (ref as string);
+        inputs[input] = Array.isArray(ref) ? ref : variant && !options.isManyInput(stage.kind, input) && variantsOf.get(parseRef(ref).group) ? `${ref}${suffix}` : (ref);
       }
       out.push({
         name: `${group}${suffix}`,

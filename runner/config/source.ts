@@ -97,12 +97,13 @@ function firstAlias(doc: Document): Alias | undefined {
   let found: Alias | undefined;
   walk(doc, (node) => {
     if (!found && isAlias(node)) found = node;
+    return undefined;
   });
   return found;
 }
 
 /** Pre-order walk without recursion, so no nesting depth can overflow the stack; `depth` counts collections. */
-function walk(doc: Document, visit: (node: Node, depth: number, key: boolean) => 'stop' | void): void {
+function walk(doc: Document, visit: (node: Node, depth: number, key: boolean) => 'stop' | undefined): void {
   const stack: { node: unknown; depth: number; key: boolean }[] = [{ node: doc.contents, depth: 0, key: false }];
   while (stack.length > 0) {
     const { node, depth, key } = stack.pop() as { node: unknown; depth: number; key: boolean };
@@ -212,7 +213,7 @@ function rangeOf(file: SourceFile, node: Node | null | undefined): Location | un
 
 function locate(file: SourceFile, doc: Document, path: JsonPath, part: 'key' | 'value'): Location | undefined {
   let node: unknown = doc.contents;
-  let best = rangeOf(file, doc.contents as Node | null);
+  let best = rangeOf(file, doc.contents);
   for (let i = 0; i < path.length; i++) {
     const segment = path[i];
     const last = i === path.length - 1;

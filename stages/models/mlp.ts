@@ -24,7 +24,7 @@ export const mlp: ModelDefinition = defineTfModel({
     const model = tf.sequential({ name: 'mlp' });
     hidden.forEach((units, i) => {
       const n = i + 1;
-      model.add(tf.layers.dense({ ...(i === 0 ? { inputShape: sampleShape } : {}), units, activation, kernelInitializer: init(), name: `dense${n}` }));
+      model.add(tf.layers.dense({ ...(i === 0 ? { inputShape: sampleShape } : {}), units, ...(activation !== undefined ? { activation } : {}), kernelInitializer: init(), name: `dense${n}` }));
       if (dropout > 0) model.add(tf.layers.dropout({ rate: dropout, name: `dropout${n}` }));
     });
     model.add(

@@ -47,7 +47,7 @@ export function comparisonSection(views: readonly ModelView[]): Section {
       num(r.predict_s, 3),
       r.images_per_s === null ? { text: '—', sort: '', numeric: true } : { text: int(r.images_per_s), sort: r.images_per_s, numeric: true },
       typeof epochs === 'number' && epochs > 0 ? { text: String(epochs), sort: epochs, numeric: true } : { text: '—', sort: '', numeric: true },
-      r.backend ?? String(v.evaluation.metrics['backend'] ?? '—'),
+      r.backend ?? (typeof v.evaluation.metrics['backend'] === 'string' ? v.evaluation.metrics['backend'] : '—'),
     ];
   });
   const html = [

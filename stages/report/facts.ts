@@ -24,7 +24,7 @@ function timings(metrics: Readonly<Record<string, JsonValue>>): string {
   return Object.keys(metrics)
     .filter((k) => ((k.endsWith('_s') && !k.endsWith('_per_s')) || k === 'epochs_run') && typeof metrics[k] === 'number')
     .sort()
-    .map((k) => `${k} ${metrics[k]}`)
+    .map((k) => `${k} ${metrics[k] as number}`)
     .join(', ');
 }
 

@@ -135,7 +135,7 @@ export function modelSection(view: ModelView, index: number, confusedLimit: numb
     ['fit', r.fit_s === null ? '—' : `${fmt(r.fit_s, 2)} s`],
     ['inference', r.images_per_s === null ? '—' : `${int(r.images_per_s)} images/s`],
     ['test examples', int(r.n_test)],
-    ['backend', r.backend ?? String(ev.metrics['backend'] ?? '—')],
+    ['backend', r.backend ?? (typeof ev.metrics['backend'] === 'string' ? ev.metrics['backend'] : '—')],
   ]
     .map(([k, v]) => `<div class="kpi"><span>${esc(k)}</span><b>${esc(v)}</b></div>`)
     .join('');

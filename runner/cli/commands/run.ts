@@ -61,7 +61,7 @@ export async function runCommand(file: string, flags: RunFlags, write: Output): 
   const root = storeRoot(flags, planned.pipeline.store);
   const store = await openStore(root);
   const lock = await acquireLock(root, `pipe run ${file}`);
-  const logger = flags.json ? jsonLogger(write) : textLogger(write, { tty: process.stdout.isTTY === true, debug: flags.debug === true });
+  const logger = flags.json ? jsonLogger(write) : textLogger(write, { tty: process.stdout.isTTY, debug: flags.debug === true });
   const emit = (event: RunEvent): void => logger.handle(event);
   if (lock.brokeStale) emit({ type: 'notice', message: `removed a stale lock left by pid ${lock.brokeStale.pid} (started ${lock.brokeStale.started_at})` });
   const swept = await store.sweepTemp();

@@ -23,7 +23,7 @@ export interface BuildArgs<K extends string> {
    * 'glorot' is Keras' default; 'torch' is PyTorch's default for conv/linear layers
    * (kaiming_uniform with a=sqrt(5), i.e. U(±1/sqrt(fan_in))).
    */
-  init(kind?: 'glorot' | 'torch'): ReturnType<typeof TF.initializers.glorotUniform>;
+  readonly init: (kind?: 'glorot' | 'torch') => ReturnType<typeof TF.initializers.glorotUniform>;
 }
 
 export interface TfModelSpec<K extends string> {

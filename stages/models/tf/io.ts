@@ -44,7 +44,7 @@ export function directoryHandler(io: IO, dir: string): TF.io.IOHandler {
           specs.push(...group.weights);
           for (const path of group.paths) {
             const bytes = await readFile(join(dir, path));
-            buffers.push(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
+            buffers.push(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
           }
         }
         return [specs, io.CompositeArrayBuffer.join(buffers)];

@@ -86,7 +86,7 @@ export function intList<K extends string>(p: Resolved<K>, key: NoInfer<K>): numb
 
 export function trainOptions(p: Resolved<TrainingParam> | Resolved<TrainingParam | AugmentParam>): TrainOptions {
   // Flat models (mlp, logistic regression) have no augmentation params: augmentation is off.
-  const augment = 'augment_shift' in p ? (p as Resolved<TrainingParam | AugmentParam>) : undefined;
+  const augment = 'augment_shift' in p ? (p) : undefined;
   return {
     epochs: Math.max(1, Math.round(num(p, 'epochs'))),
     batchSize: Math.max(1, Math.round(num(p, 'batch_size'))),
