@@ -4,7 +4,7 @@
  * message; only internal bugs print a stack (always with --debug).
  */
 import { parseArgs } from 'node:util';
-import { formatDiagnostic, PipelineInvalidError } from '../diagnostics.js';
+import { didYouMean, formatDiagnostic, PipelineInvalidError } from '../diagnostics.js';
 import { UserError } from '../../stages/errors.js';
 import { assertNever } from '../execute/events.js';
 import { lsCommand, showCommand } from './commands/artifacts.js';
@@ -68,6 +68,49 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
+type OptionName = keyof typeof OPTIONS;
+
+/** Flags every verb accepts. */
+const GLOBAL: readonly OptionName[] = ['store', 'debug', 'help'];
+/** Flags that read a pipeline file (planning). */
+const PLANNING: readonly OptionName[] = ['set', 'backend', 'max-variants'];
+
+/** Which flags each verb reads: any other is an error naming the verb, not silently ignored. */
+const VERB_OPTIONS: Readonly<Record<string, readonly OptionName[]>> = {
+  run: [...PLANNING, 'stage', 'force', 'jobs', 'json'],
+  report: [...PLANNING, 'json'],
+  status: [...PLANNING, 'stage', 'json'],
+  dag: [...PLANNING, 'format'],
+  config: [...PLANNING, 'stage'],
+  compare: [...PLANNING, 'format', 'sort', 'asc'],
+  best: [...PLANNING, 'metric', 'max', 'min', 'json'],
+  predict: ['backend', 'top', 'json'],
+  ls: ['json'],
+  show: ['json'],
+  gc: [...PLANNING, 'yes', 'keep-last', 'keep-recent'],
+};
+
+/** The part of USAGE that documents one verb (its line and the indented flag lines under it). */
+function verbUsage(verb: string): string {
+  const lines = USAGE.split('\n');
+  const start = lines.findIndex((l) => l.startsWith(`  ${verb} `));
+  if (start < 0) return USAGE;
+  let end = start + 1;
+  while (end < lines.length && /^ {6,}/.test(lines[end] ?? '')) end++;
+  const common = lines.slice(lines.findIndex((l) => l.startsWith('common:')));
+  return ['usage:', ...lines.slice(start, end), ...common].join('\n');
+}
+
+function checkVerbOptions(verb: string, given: readonly string[]): void {
+  const allowed = VERB_OPTIONS[verb];
+  if (!allowed) return;
+  const accepted = [...GLOBAL, ...allowed];
+  for (const name of given) {
+    if ((accepted as readonly string[]).includes(name)) continue;
+    throw new UsageError(`pipe ${verb} does not take --${name}.${didYouMean(name, accepted)} Options of ${verb}: ${accepted.map((o) => `--${o}`).join(', ')}`);
+  }
+}
+
 const write = (text: string): void => {
   process.stdout.write(text);
 };
@@ -83,14 +126,17 @@ async function dispatch(argv: readonly string[]): Promise<number> {
   try {
     parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
   } catch (error) {
-    throw new UsageError((error as Error).message);
+    // node:util's message for an unknown flag, plus the nearest known one.
+    const unknown = /Unknown option '--([^']+)'/.exec((error as Error).message)?.[1];
+    throw new UsageError(unknown !== undefined ? `unknown option --${unknown}.${didYouMean(unknown, Object.keys(OPTIONS))}` : (error as Error).message);
   }
   const { values, positionals } = parsed;
   const [command, ...rest] = positionals;
   if (values.help || !command) {
-    write(`${USAGE}\n`);
+    write(`${command ? verbUsage(command) : USAGE}\n`);
     return command || values.help ? EXIT.ok : EXIT.invalid;
   }
+  checkVerbOptions(command, Object.keys(values));
   const common = {
     ...(values.store !== undefined ? { store: values.store } : {}),
     ...(values.set !== undefined ? { set: values.set } : {}),

@@ -91,7 +91,7 @@ describe('bad input gets a located, actionable message and exit code 2', () => {
     expect(missing.stderr).toContain('cannot read pipeline file nope.yaml: no such file');
     const flag = await rig.pipe(['run', 'nope.yaml', '--jobz', '2']);
     expect(flag.code).toBe(2);
-    expect(flag.stderr).toContain("Unknown option '--jobz'");
+    expect(flag.stderr).toContain('unknown option --jobz. Did you mean "jobs"?');
   });
 });
 
