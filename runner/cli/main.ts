@@ -107,7 +107,8 @@ function checkVerbOptions(verb: string, given: readonly string[]): void {
   const accepted = [...GLOBAL, ...allowed];
   for (const name of given) {
     if ((accepted as readonly string[]).includes(name)) continue;
-    throw new UsageError(`pipe ${verb} does not take --${name}.${didYouMean(name, accepted)} Options of ${verb}: ${accepted.map((o) => `--${o}`).join(', ')}`);
+    const owners = Object.keys(VERB_OPTIONS).filter((v) => (VERB_OPTIONS[v] as readonly string[]).includes(name));
+    throw new UsageError(`pipe ${verb} does not take --${name} (an option of ${owners.map((v) => `pipe ${v}`).join(', ')}). Options of ${verb}: ${accepted.map((o) => `--${o}`).join(', ')}`);
   }
 }
 

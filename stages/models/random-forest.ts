@@ -35,7 +35,9 @@ function maxFeatures(v: JsonValue | undefined, d: number): number {
   if (typeof v === 'number') return Math.max(1, Math.min(d, Math.round(v)));
   if (v === 'log2') return Math.max(1, Math.floor(Math.log2(d)));
   if (v === 'all') return d;
-  return Math.max(1, Math.floor(Math.sqrt(d))); // 'sqrt' (default): 28 of 784 pixels
+  if (v === 'sqrt') return Math.max(1, Math.floor(Math.sqrt(d))); // 28 of 784 pixels
+  // The schema allows only the cases above (its default is "sqrt"): anything else is a bug.
+  throw new Error(`max_features is ${JSON.stringify(v)}, which the schema should have refused`);
 }
 
 function throwIfAborted(signal: AbortSignal): void {

@@ -72,6 +72,8 @@ function flatDims(shape: readonly number[], len: number): { n: number; d: number
 function resolveGamma(v: JsonValue | undefined, x: Float32Array, dims: number): number {
   if (typeof v === 'number') return v;
   if (v === 'auto') return 1 / dims;
+  // The schema allows only a number, "auto" or "scale" (its default): anything else is a bug.
+  if (v !== 'scale') throw new Error(`gamma is ${JSON.stringify(v)}, which the schema should have refused`);
   let s = 0;
   let s2 = 0;
   for (let i = 0; i < x.length; i++) {
