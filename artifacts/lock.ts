@@ -4,6 +4,7 @@
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { LEASE_TTL_MS, LeaseDir } from './lease.js';
+import { UserError } from '../stages/errors.js';
 
 export interface LockInfo {
   readonly pid: number;
@@ -12,8 +13,8 @@ export interface LockInfo {
   readonly command: string;
 }
 
-export class StoreLockedError extends Error {
-  readonly reason = 'store-locked';
+export class StoreLockedError extends UserError {
+  readonly reason = 'store-busy';
   constructor(readonly holder: LockInfo, readonly lockFile: string) {
     super(
       `the store is in use by another pipe process (pid ${holder.pid} on ${holder.host}, running "${holder.command}" since ${holder.started_at}). ` +

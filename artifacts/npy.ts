@@ -2,6 +2,7 @@
  * Minimal reader/writer for NumPy `.npy` files (format version 1.0, little-endian, C order),
  * so every tensor artifact opens with `numpy.load`. Only the dtypes pipe produces are supported.
  */
+import { UserError } from '../stages/errors.js';
 import { open, readFile } from 'node:fs/promises';
 
 export type NpyDtype = 'uint8' | 'int32' | 'float32' | 'float64';
@@ -16,7 +17,7 @@ export interface NpyArray<T extends NpyData = NpyData> {
 const DESCR: Record<NpyDtype, string> = { uint8: '|u1', int32: '<i4', float32: '<f4', float64: '<f8' };
 const MAGIC = Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]);
 
-export class NpyFormatError extends Error {
+export class NpyFormatError extends UserError {
   readonly reason = 'npy-format';
   constructor(readonly file: string, detail: string) {
     super(`${file}: not a valid .npy file (${detail})`);
@@ -89,7 +90,7 @@ export async function readNpy(file: string): Promise<NpyArray> {
 export async function writeNpy(file: string, data: NpyData, shape: readonly number[]): Promise<void> {
   const count = shape.reduce((a, b) => a * b, 1);
   if (count !== data.length) {
-    throw new RangeError(`${file}: shape [${shape.join(',')}] holds ${count} values but the data has ${data.length}`);
+    throw new NpyFormatError(file, `shape [${shape.join(',')}] holds ${count} values but the data has ${data.length}`);
   }
   const handle = await open(file, 'w');
   try {

@@ -27,6 +27,7 @@ import {
   S3ServiceException,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
+import { UserError } from '../stages/errors.js';
 import type { Manifest } from './store.js';
 
 export interface RemoteLocation {
@@ -51,11 +52,8 @@ export interface RemoteCache {
   check(): Promise<void>;
 }
 
-export class RemoteError extends Error {
+export class RemoteError extends UserError {
   readonly reason = 'remote-unavailable';
-  constructor(message: string) {
-    super(message);
-  }
 }
 
 export function parseS3Url(url: string): RemoteLocation {

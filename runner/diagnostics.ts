@@ -3,6 +3,7 @@
  * `file:line:col: message`, the source line and a ~~~ underline. Only internal bugs show stacks.
  */
 import { distance } from 'fastest-levenshtein';
+import { UserError } from '../stages/errors.js';
 
 export interface SourceFile {
   readonly path: string;
@@ -25,7 +26,7 @@ export interface Diagnostic {
 }
 
 /** Thrown to abort a command with diagnostics; caught once at the CLI top level (exit 2). */
-export class PipelineInvalidError extends Error {
+export class PipelineInvalidError extends UserError {
   readonly reason = 'pipeline-invalid';
   constructor(readonly diagnostics: readonly Diagnostic[]) {
     super(diagnostics.map((d) => d.message).join('\n'));
@@ -52,11 +53,22 @@ export function lineCol(file: SourceFile, offset: number): { line: number; col: 
   return { line: lo + 1, col: offset - (starts[lo] ?? 0) + 1 };
 }
 
+/** Widest source excerpt printed; longer lines (a 3,000-bracket line) are cut to a window around the column. */
+const EXCERPT_WIDTH = 100;
+
 function excerpt(location: Location): string {
   const { line, col } = lineCol(location.file, location.offset);
-  const text = location.file.text.split('\n')[line - 1] ?? '';
-  const width = Math.max(1, Math.min(location.length, text.length - col + 1));
-  return `${String(line).padStart(4)} | ${text}\n     | ${' '.repeat(col - 1)}${'~'.repeat(width)}`;
+  let text = location.file.text.split('\n')[line - 1] ?? '';
+  let start = col - 1;
+  if (text.length > EXCERPT_WIDTH) {
+    const from = Math.max(0, Math.min(start - 20, text.length - EXCERPT_WIDTH));
+    const to = from + EXCERPT_WIDTH;
+    const head = from > 0 ? '…' : '';
+    text = `${head}${text.slice(from, to)}${to < text.length ? '…' : ''}`;
+    start = start - from + head.length;
+  }
+  const width = Math.max(1, Math.min(location.length, text.length - start));
+  return `${String(line).padStart(4)} | ${text}\n     | ${' '.repeat(start)}${'~'.repeat(width)}`;
 }
 
 export function formatLocation(location: Location): string {

@@ -14,6 +14,7 @@ import { trainedModelName } from './models/trained-name.js';
 import type { ModelDefinition } from './models/types.js';
 import { loadSchema } from './schema.js';
 import { StageInputError, type InputArtifact, type JsonValue, type StageDefinition } from './types.js';
+import { num, withDefaults } from './params.js';
 
 async function testFeatures(data: InputArtifact, def: ModelDefinition): Promise<{ x: Float32Array; shape: readonly number[] }> {
   const { x, shape } = await readFloatFeatures(data, 'x_test.npy', 'evaluate');
@@ -29,6 +30,8 @@ async function testFeatures(data: InputArtifact, def: ModelDefinition): Promise<
 
 const round = (v: number, digits: number): number => Number(v.toFixed(digits));
 
+const schema = loadSchema('stages/evaluate');
+
 export const evaluate: StageDefinition = {
   kind: 'evaluate',
   version: 1,
@@ -37,7 +40,7 @@ export const evaluate: StageDefinition = {
     { name: 'model', required: true, description: 'Train artifact (params.model names the model; files under model/)' },
     { name: 'data', required: true, description: 'Split artifact with x_test.npy (float32, the shape the model was trained on) and y_test.npy' },
   ],
-  schema: loadSchema('stages/evaluate'),
+  schema,
   usesBackend: true,
   async run(ctx) {
     const trainArtifact = ctx.inputs['model'];
@@ -45,8 +48,9 @@ export const evaluate: StageDefinition = {
     if (!trainArtifact || !data) throw new StageInputError('evaluate: inputs `model` (a train artifact) and `data` (a split artifact) are required');
     const name = trainedModelName(trainArtifact);
     if (name === undefined) throw new StageInputError(`evaluate: input "${trainArtifact.stage}" is not a train artifact (no params.model)`);
-    const batchSize = Number(ctx.params['batch_size'] ?? 1000);
-    const pairLimit = Number(ctx.params['confused_pairs'] ?? 10);
+    const p = withDefaults(schema, ctx.params, ['batch_size', 'confused_pairs']);
+    const batchSize = num(p, 'batch_size');
+    const pairLimit = num(p, 'confused_pairs');
     const def = getModel(name);
 
     const { x, shape } = await testFeatures(data, def);
@@ -75,7 +79,7 @@ export const evaluate: StageDefinition = {
 
       const width = parts.reduce((s, p) => s + p.length, 0);
       const k = width / n;
-      if (!Number.isInteger(k) || k < 1) throw new Error(`model "${name}" returned ${width} probabilities for ${n} examples`);
+      if (!Number.isInteger(k) || k < 1) throw new StageInputError(`model "${name}" returned ${width} probabilities for ${n} examples`);
       const proba = new Float32Array(width);
       let offset = 0;
       for (const p of parts) {

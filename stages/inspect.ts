@@ -5,6 +5,7 @@ import type { NpyArray } from '../artifacts/npy.js';
 import { readFeatures, readLabels, splitsOf, writeArray } from './data/arrays.js';
 import { loadSchema } from './schema.js';
 import type { JsonValue, StageDefinition } from './types.js';
+import { num, withDefaults } from './params.js';
 
 export interface SplitStats {
   count: number;
@@ -61,16 +62,18 @@ function medianFromHistogram(histogram: readonly number[], n: number): number {
   return n % 2 ? valueAt((n - 1) / 2) : (valueAt(n / 2 - 1) + valueAt(n / 2)) / 2;
 }
 
+const schema = loadSchema('stages/inspect');
+
 export const inspect: StageDefinition = {
   kind: 'inspect',
   version: 1,
   description: 'Summary statistics, class counts, pixel histogram and sample images',
   inputs: [{ name: 'data', required: true, description: 'a dataset artifact (load, normalize, …)' }],
-  schema: loadSchema('stages/inspect'),
+  schema,
   async run(ctx) {
     const data = ctx.inputs['data']!;
     const classes = JSON.parse(await readFile(data.path('classes.json'), 'utf8')) as string[];
-    const perSample = Number(ctx.params['samples_per_class'] ?? 10);
+    const perSample = num(withDefaults(schema, ctx.params, ['samples_per_class']), 'samples_per_class');
     const splits: Record<string, SplitStats> = {};
     let histogram: number[] = [];
     const samples: number[] = [];

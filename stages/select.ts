@@ -15,7 +15,7 @@ export const select: StageDefinition = {
   inputs: [{ name: 'candidates', required: true, many: true, description: 'artifacts to choose from, e.g. train-cnn[*]' }],
   schema: loadSchema('stages/select'),
   async run(ctx) {
-    const metric = String(ctx.params['metric'] ?? 'val_accuracy');
+    const metric = ctx.params['metric'] as string; // schema default: val_accuracy
     const maximize = ctx.params['mode'] !== 'min';
     if (/test/i.test(metric) && ctx.params['allow_test_metric'] !== true) {
       throw new StageInputError(`select by "${metric}" would choose a model by its test-set score; use a validation metric (e.g. val_accuracy), or set allow_test_metric: true`);
@@ -38,7 +38,7 @@ export const select: StageDefinition = {
     }
     const ranking = scored.map((s) => ({ stage: s.c.stage, [metric]: s.value as number }));
     await writeFile(join(ctx.outDir, 'selection.json'), `${JSON.stringify({ metric, mode: maximize ? 'max' : 'min', selected: best.c.stage, candidates: ranking }, null, 2)}\n`);
-    ctx.log(`selected ${best.c.stage} (${metric} = ${String(best.value)})`);
+    ctx.log(`selected ${best.c.stage} (${metric} = ${JSON.stringify(best.value)})`);
     const metrics: Record<string, JsonValue> = { ...best.c.metrics, selected: best.c.stage, selected_by: metric };
     return { metrics };
   },

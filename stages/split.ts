@@ -4,6 +4,7 @@ import { carry, readFeatures, readLabels, writeArray } from './data/arrays.js';
 import { loadSchema } from './schema.js';
 import { StageInputError, type StageDefinition } from './types.js';
 import { mulberry32, shuffle } from './util/random.js';
+import { num, withDefaults } from './params.js';
 
 /** Validation indices (sorted): per class, a seeded shuffle and the first share of it. */
 export function stratifiedValidation(labels: Uint8Array, validation: number, seed: number, stratify: boolean): Int32Array {
@@ -40,19 +41,22 @@ function take(data: NpyData, rowSize: number, rows: ArrayLike<number>): NpyData 
   return out;
 }
 
+const schema = loadSchema('stages/split');
+
 export const split: StageDefinition = {
   kind: 'split',
   version: 1,
   description: 'Stratified train/validation split with a seed (test set untouched)',
   inputs: [{ name: 'data', required: true, description: 'a dataset artifact with x_train/y_train' }],
-  schema: loadSchema('stages/split'),
+  schema,
   async run(ctx) {
     const data = ctx.inputs['data']!;
     if (data.has('x_val.npy')) throw new StageInputError(`stage ${data.stage} is already split; split once`);
     const x = await readFeatures(data, 'train');
     const y = await readLabels(data, 'train');
-    const validation = Number(ctx.params['validation'] ?? 0.1);
-    const seed = Number(ctx.params['seed'] ?? 42);
+    const p = withDefaults(schema, ctx.params, ['validation', 'seed']);
+    const validation = num(p, 'validation');
+    const seed = num(p, 'seed');
     const valIndices = stratifiedValidation(y, validation, seed, ctx.params['stratify'] !== false);
     const isVal = new Uint8Array(y.length);
     for (const i of valIndices) isVal[i] = 1;

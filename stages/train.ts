@@ -12,6 +12,7 @@ import type { Dataset, ModelDefinition, TrainedModel } from './models/types.js';
 import { TRANSFORM_DIR } from './pca.js';
 import { loadSchema } from './schema.js';
 import { StageInputError, type InputArtifact, type JsonValue, type StageDefinition } from './types.js';
+import { installedVersions, versionLine } from './versions.js';
 
 /** Shape rules per model input kind, with the stage that fixes a mismatch. */
 function checkShape(def: ModelDefinition, file: string, shape: readonly number[]): void {
@@ -139,6 +140,8 @@ export const train: StageDefinition = {
         train_images_per_s: Math.round((n * Math.max(1, epochsRun)) / Math.max(fitS, 1e-9)),
         epochs_run: epochsRun,
         backend: trained.backend,
+        // Installed versions of tfjs, its backends, libsvm-js and node: what computed this model.
+        versions: versionLine(installedVersions()),
         ...(validation ?? {}),
         ...(trained.info ?? {}),
         ...(trained.timings ?? {}),

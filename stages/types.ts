@@ -4,6 +4,7 @@
  * and a params schema in `schemas/stages/<kind>.schema.json`.
  * Stages do all I/O through the context, so the runner sees every input and output.
  */
+import { UserError } from './errors.js';
 
 /** JSON Schema object (draft 2020-12 subset that ajv accepts). */
 export type JsonSchema = Readonly<Record<string, unknown>>;
@@ -108,9 +109,6 @@ export interface StageVariant {
 }
 
 /** A stage failed because of its inputs or params (user-facing, no stack trace). */
-export class StageInputError extends Error {
+export class StageInputError extends UserError {
   readonly reason = 'stage-input';
-  constructor(message: string) {
-    super(message);
-  }
 }

@@ -16,6 +16,8 @@ export interface CommonFlags {
   readonly remote?: string;
   /** Use the remote for reads only (consumers: see "cache poisoning" in the README). */
   readonly remoteReadOnly?: boolean;
+  /** --max-variants, already validated. */
+  readonly maxVariants?: number;
 }
 
 export function isManyInput(kind: string, input: string): boolean {
@@ -23,7 +25,7 @@ export function isManyInput(kind: string, input: string): boolean {
 }
 
 export async function planFile(file: string, flags: CommonFlags): Promise<Plan> {
-  const config = await loadPipeline(file, { overrides: flags.set ?? [], isManyInput });
+  const config = await loadPipeline(file, { overrides: flags.set ?? [], isManyInput, ...(flags.maxVariants !== undefined ? { maxVariants: flags.maxVariants } : {}) });
   return plan(config, STAGES);
 }
 

@@ -1,11 +1,12 @@
 /**
  * `pipe` command line. Exit codes: 0 ok, 1 a stage failed, 2 invalid pipeline or usage,
- * 3 `status` found stages that would run, 130 interrupted. Expected failures print a located
+ * 3 `status` found stages that would run, 4 the store is busy (another pipe holds it), 130 interrupted. Expected failures print a located
  * message; only internal bugs print a stack (always with --debug).
  */
 import { parseArgs } from 'node:util';
-import { formatDiagnostic, PipelineInvalidError } from '../diagnostics.js';
-import { StoreLockedError } from '../../artifacts/lock.js';
+import { didYouMean, formatDiagnostic, PipelineInvalidError } from '../diagnostics.js';
+import { UserError } from '../../stages/errors.js';
+import { assertNever } from '../execute/events.js';
 import { lsCommand, showCommand } from './commands/artifacts.js';
 import { bestCommand, compareCommand } from './commands/compare.js';
 import { configRenderCommand } from './commands/config-render.js';
@@ -17,6 +18,8 @@ import { reportCommand } from './commands/report.js';
 import { statusCommand } from './commands/status.js';
 import { workerCommand, workersCommand } from './commands/worker.js';
 import { UsageError } from './usage-error.js';
+import { parseCount } from './numbers.js';
+import { MAX_VARIANTS } from '../config/load.js';
 
 const USAGE = `usage: pipe <command> [options]
 
@@ -28,6 +31,9 @@ const USAGE = `usage: pipe <command> [options]
       --backend B            auto | tensorflow | wasm | cpu
       --json                 NDJSON events on stdout
       --queue redis://H:P    run stages on \`pipe worker\` processes (BullMQ; or queue: / $PIPE_QUEUE)
+      --remote s3://B/PREFIX shared remote cache (or remote: in the file, or $PIPE_REMOTE); endpoint
+                             and credentials from the AWS environment (AWS_ENDPOINT_URL, …)
+      --remote-read-only     download from the remote, never upload (for untrusted consumers)
   worker --queue URL         serve stage jobs: --slots N (default 1), --store DIR, --remote URL
   workers --queue URL        live workers and what each is running (--json)
   report <file.yaml>         rebuild the HTML report from cached artifacts (never trains)
@@ -43,10 +49,8 @@ const USAGE = `usage: pipe <command> [options]
   gc [files…]                list unreferenced artifacts; delete them with --yes
       --keep-last N          also keep what the last N runs of each pipeline used (default 1)
       --keep-recent 24h      also keep artifacts created within this time
-common: --store DIR (default .pipe, or $PIPE_STORE), --debug
-      --remote s3://bucket/prefix   shared remote cache (or remote: in the file, or $PIPE_REMOTE);
-                             endpoint and credentials from the AWS environment (AWS_ENDPOINT_URL, …)
-      --remote-read-only     download from the remote, never upload (for untrusted consumers)`;
+common: --store DIR (default .pipe, or $PIPE_STORE), --debug,
+        --max-variants N (largest sweep accepted; default ${MAX_VARIANTS})`;
 
 const OPTIONS = {
   stage: { type: 'string', multiple: true },
@@ -71,8 +75,55 @@ const OPTIONS = {
   max: { type: 'boolean' },
   min: { type: 'boolean' },
   top: { type: 'string' },
+  'max-variants': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
+
+type OptionName = keyof typeof OPTIONS;
+
+/** Flags every verb accepts. */
+const GLOBAL: readonly OptionName[] = ['store', 'debug', 'help'];
+/** Flags that read a pipeline file (planning). */
+const PLANNING: readonly OptionName[] = ['set', 'backend', 'max-variants'];
+
+/** Which flags each verb reads: any other is an error naming the verb, not silently ignored. */
+const VERB_OPTIONS: Readonly<Record<string, readonly OptionName[]>> = {
+  run: [...PLANNING, 'stage', 'force', 'jobs', 'json', 'queue', 'remote', 'remote-read-only'],
+  report: [...PLANNING, 'json', 'remote', 'remote-read-only'],
+  status: [...PLANNING, 'stage', 'json'],
+  dag: [...PLANNING, 'format'],
+  config: [...PLANNING, 'stage'],
+  compare: [...PLANNING, 'format', 'sort', 'asc'],
+  best: [...PLANNING, 'metric', 'max', 'min', 'json'],
+  predict: ['backend', 'top', 'json'],
+  ls: ['json'],
+  show: ['json'],
+  gc: [...PLANNING, 'yes', 'keep-last', 'keep-recent'],
+  worker: ['queue', 'slots', 'remote', 'remote-read-only'],
+  workers: ['queue', 'json'],
+};
+
+/** The part of USAGE that documents one verb (its line and the indented flag lines under it). */
+function verbUsage(verb: string): string {
+  const lines = USAGE.split('\n');
+  const start = lines.findIndex((l) => l.startsWith(`  ${verb} `));
+  if (start < 0) return USAGE;
+  let end = start + 1;
+  while (end < lines.length && /^ {6,}/.test(lines[end] ?? '')) end++;
+  const common = lines.slice(lines.findIndex((l) => l.startsWith('common:')));
+  return ['usage:', ...lines.slice(start, end), ...common].join('\n');
+}
+
+function checkVerbOptions(verb: string, given: readonly string[]): void {
+  const allowed = VERB_OPTIONS[verb];
+  if (!allowed) return;
+  const accepted = [...GLOBAL, ...allowed];
+  for (const name of given) {
+    if ((accepted as readonly string[]).includes(name)) continue;
+    const owners = Object.keys(VERB_OPTIONS).filter((v) => (VERB_OPTIONS[v] as readonly string[]).includes(name));
+    throw new UsageError(`pipe ${verb} does not take --${name} (an option of ${owners.map((v) => `pipe ${v}`).join(', ')}). Options of ${verb}: ${accepted.map((o) => `--${o}`).join(', ')}`);
+  }
+}
 
 const write = (text: string): void => {
   process.stdout.write(text);
@@ -89,21 +140,27 @@ async function dispatch(argv: readonly string[]): Promise<number> {
   try {
     parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
   } catch (error) {
-    throw new UsageError((error as Error).message);
+    // node:util's message for an unknown flag, plus the nearest known one.
+    const unknown = /Unknown option '--([^']+)'/.exec((error as Error).message)?.[1];
+    throw new UsageError(unknown !== undefined ? `unknown option --${unknown}.${didYouMean(unknown, Object.keys(OPTIONS))}` : (error as Error).message);
   }
   const { values, positionals } = parsed;
   const [command, ...rest] = positionals;
   if (values.help || !command) {
-    write(`${USAGE}\n`);
+    write(`${command ? verbUsage(command) : USAGE}\n`);
     return command || values.help ? EXIT.ok : EXIT.invalid;
   }
+  checkVerbOptions(command, Object.keys(values));
   const common = {
     ...(values.store !== undefined ? { store: values.store } : {}),
     ...(values.set !== undefined ? { set: values.set } : {}),
     ...(values.backend !== undefined ? { backend: values.backend } : {}),
     ...(values.remote !== undefined ? { remote: values.remote } : {}),
     ...(values['remote-read-only'] ? { remoteReadOnly: true } : {}),
+    ...(values['max-variants'] !== undefined ? { maxVariants: parseCount(values['max-variants'], '--max-variants', 1) } : {}),
   };
+  // predict.ts reads --top with Number(); checked here too so "0x3" or " 3" are refused the same way.
+  if (values.top !== undefined) parseCount(values.top, '--top', 1);
   switch (command) {
     case 'run':
       return runCommand(needFile(rest, 'run'), { ...common, ...(values.queue !== undefined ? { queue: values.queue } : {}), ...(values.stage ? { stage: values.stage } : {}), ...(values.force ? { force: values.force } : {}), ...(values.jobs !== undefined ? { jobs: values.jobs } : {}), json: values.json === true, debug: values.debug === true }, write);
@@ -144,29 +201,47 @@ async function dispatch(argv: readonly string[]): Promise<number> {
   }
 }
 
+/** One exit code and rendering per reason; the `never` guard makes a new reason a compile error here. */
+function reportUserError(error: UserError, debug: boolean): number {
+  const reason = error.reason;
+  switch (reason) {
+    case 'pipeline-invalid': {
+      const diagnostics = error instanceof PipelineInvalidError ? error.diagnostics : [{ severity: 'error' as const, message: error.message }];
+      process.stderr.write(`${diagnostics.map(formatDiagnostic).join('\n\n')}\n\n${diagnostics.length} problem(s) found; nothing was run.\n`);
+      return EXIT.invalid;
+    }
+    case 'usage':
+      process.stderr.write(`pipe: ${error.message}\nRun "pipe --help" for usage.\n`);
+      return EXIT.invalid;
+    case 'store-busy':
+      process.stderr.write(`pipe: ${error.message}\n`);
+      return EXIT.busy;
+    case 'interrupted':
+      process.stderr.write('pipe: interrupted\n');
+      return EXIT.interrupted;
+    case 'stage-input':
+    case 'backend-unavailable':
+    case 'model-files':
+    case 'npy-format':
+    case 'remote-unavailable':
+    case 'queue-unavailable':
+    case 'worker-lost':
+    case 'store-mismatch':
+      // Raised outside a stage (e.g. by `predict` or `report`): the command failed on its input.
+      process.stderr.write(`pipe: ${error.message}\n${debug && error.stack ? `${error.stack}\n` : ''}`);
+      return EXIT.failed;
+    default:
+      return assertNever(reason);
+  }
+}
+
 export async function main(argv: readonly string[]): Promise<number> {
   const debug = argv.includes('--debug');
   try {
     return await dispatch(argv);
   } catch (error) {
-    if (error instanceof PipelineInvalidError) {
-      process.stderr.write(`${error.diagnostics.map(formatDiagnostic).join('\n\n')}\n\n${error.diagnostics.length} problem(s) found; nothing was run.\n`);
-      return EXIT.invalid;
-    }
-    if (error instanceof UsageError) {
-      process.stderr.write(`pipe: ${error.message}\nRun "pipe --help" for usage.\n`);
-      return EXIT.invalid;
-    }
-    if (error instanceof StoreLockedError) {
-      process.stderr.write(`pipe: ${error.message}\n`);
-      return EXIT.failed;
-    }
-    const reason = (error as { reason?: unknown }).reason;
-    if (typeof reason === 'string' && error instanceof Error) {
-      process.stderr.write(`pipe: ${error.message}\n${debug && error.stack ? `${error.stack}\n` : ''}`);
-      return EXIT.failed;
-    }
-    process.stderr.write(`pipe: internal error: ${(error as Error)?.message ?? String(error)}\n${debug ? `${(error as Error)?.stack ?? ''}\n` : 'Rerun with --debug for the stack trace, and please report it.\n'}`);
+    if (error instanceof UserError) return reportUserError(error, debug);
+    process.stderr.write(`pipe: internal error: ${(error as Error | undefined)?.message ?? String(error)}\n${debug ? `${(error as Error | undefined)?.stack ?? ''}\n` : 'Rerun with --debug for the stack trace, and please report it.\n'}`);
     return EXIT.failed;
   }
 }

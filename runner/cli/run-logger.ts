@@ -60,6 +60,9 @@ export function textLogger(write: Output, options: { tty: boolean; debug: boolea
           running.set(event.stage, { done: 0, total: 0, lastPrinted: -1 });
           line(`  start   ${name(event.stage)} (${event.reasons.map(formatReason).join('; ')})`);
           break;
+        case 'stage-queued':
+          // Shown by the status line once the stage starts; NDJSON consumers see the event.
+          break;
         case 'stage-assigned':
           line(`  worker  ${name(event.stage)} on ${event.worker}`);
           break;

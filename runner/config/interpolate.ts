@@ -3,7 +3,6 @@
  * A string that is exactly one reference takes the referenced value with its type;
  * an embedded reference is stringified. Undefined references are located errors.
  */
-import type { JsonValue } from '../../stages/types.js';
 import { didYouMean, type Diagnostic } from '../diagnostics.js';
 import type { JsonPath, ParsedSource } from './source.js';
 
@@ -67,7 +66,7 @@ function interpolateString(
       report(whole[1] ?? '', result.available);
       return text;
     }
-    return result.value as JsonValue;
+    return result.value;
   }
   return text.replace(REFERENCE, (match, reference: string) => {
     const result = lookup(reference, vars);

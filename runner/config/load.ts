@@ -5,14 +5,13 @@
  */
 import { readFile } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
-import { parse as parseYamlValue } from 'yaml';
 import type { JsonValue } from '../../stages/types.js';
 import { loadSchema } from '../../stages/schema.js';
 import { didYouMean, PipelineInvalidError, type Diagnostic, type Location } from '../diagnostics.js';
 import { matrixVariants, parseRef, setParam, variantSuffix, type Variant } from './expand.js';
 import { interpolate } from './interpolate.js';
 import { checkSchema } from './schema-check.js';
-import { parseSource, type JsonPath, type ParsedSource } from './source.js';
+import { parseSource, RESERVED_KEYS, type JsonPath, type ParsedSource } from './source.js';
 import type { BackendChoice, PipelineConfig, Provenance, StageConfig } from './types.js';
 
 interface RawStage {
@@ -41,7 +40,12 @@ export interface LoadOptions {
   readonly overrides?: readonly string[];
   /** Whether an input of a stage kind takes a list of stages (from the stage registry). */
   readonly isManyInput: (kind: string, input: string) => boolean;
+  /** Most variants one sweep may expand into (`--max-variants`); default MAX_VARIANTS. */
+  readonly maxVariants?: number;
 }
+
+/** A sweep past this many variants is refused before anything is built (override: --max-variants N). */
+export const MAX_VARIANTS = 1000;
 
 export async function readPipelineFile(path: string): Promise<ParsedSource> {
   let text: string;
@@ -80,7 +84,19 @@ function parseOverride(text: string, diagnostics: Diagnostic[]): Override | unde
     diagnostics.push({ severity: 'error', message: `--set ${text}: expected STAGE.PARAM=VALUE or params.NAME=VALUE`, hint: 'e.g. --set train-cnn.epochs=5' });
     return undefined;
   }
-  return { target: text.slice(0, dot), paramPath: text.slice(dot + 1, eq), value: parseYamlValue(text.slice(eq + 1)) as JsonValue, text };
+  const paramPath = text.slice(dot + 1, eq);
+  const reserved = paramPath.split('.').find((part) => RESERVED_KEYS.has(part));
+  if (reserved !== undefined) {
+    diagnostics.push({ severity: 'error', message: `--set ${text}: "${reserved}" cannot be used as a param name: it is reserved by JavaScript objects`, hint: 'e.g. --set train-cnn.epochs=5' });
+    return undefined;
+  }
+  // The value goes through the same checks as the file (reserved keys, aliases, nesting).
+  const { source, diagnostics: problems } = parseSource({ path: `--set ${text.slice(0, eq)}`, text: text.slice(eq + 1) });
+  if (!source) {
+    diagnostics.push(...problems);
+    return undefined;
+  }
+  return { target: text.slice(0, dot), paramPath, value: (source.data ?? null) as JsonValue, text };
 }
 
 export async function loadPipeline(path: string, options: LoadOptions): Promise<PipelineConfig> {
@@ -150,20 +166,31 @@ function expandStages(raw: Record<string, RawStage>, source: ParsedSource, optio
     if (!stage || visiting.has(group)) return undefined; // dangling refs and cycles are reported by the planner
     visiting.add(group);
     let own: Variant[] | undefined;
-    if (stage.matrix) own = matrixVariants(stage.matrix);
+    // Counted before expanding: a 6-axis matrix can mean 200,000 variants, each planned and keyed.
+    const count = stage.matrix ? Object.values(stage.matrix).reduce((n, values) => n * values.length, 1) : (stage.foreach?.length ?? 0);
+    const limit = options.maxVariants ?? MAX_VARIANTS;
+    if (count > limit) {
+      const sweep = stage.matrix ? 'matrix' : 'foreach';
+      diagnostics.push({
+        severity: 'error',
+        message: `stage "${group}" ${sweep} expands to ${count.toLocaleString('en-US')} variants, more than the limit of ${limit.toLocaleString('en-US')}`,
+        hint: `sweep fewer values, or raise the limit with --max-variants ${count}`,
+        ...at(source, ['stages', group, sweep], 'key'),
+      });
+    } else if (stage.matrix) own = matrixVariants(stage.matrix);
     else if (stage.foreach) own = stage.foreach;
     let inherited: Variant[] | undefined;
     let inheritedFrom: string | undefined;
     for (const [input, ref] of Object.entries(stage.inputs ?? {})) {
       if (Array.isArray(ref) || options.isManyInput(stage.kind, input)) continue;
-      const upstream = resolve(parseRef(ref as string).group);
-      if (!upstream || parseRef(ref as string).selector !== undefined) continue;
+      const upstream = resolve(parseRef(ref).group);
+      if (!upstream || parseRef(ref).selector !== undefined) continue;
       if (inherited && inheritedFrom !== undefined && variantsOf.get(inheritedFrom) !== upstream && !sameVariants(inherited, upstream)) {
         diagnostics.push({ severity: 'error', message: `stage "${group}" takes inputs from two different sweeps; combine them in one matrix`, ...at(source, ['stages', group, 'inputs'], 'key') });
         continue;
       }
       inherited = upstream;
-      inheritedFrom = parseRef(ref as string).group;
+      inheritedFrom = parseRef(ref).group;
     }
     if (own && inherited) {
       diagnostics.push({ severity: 'error', message: `stage "${group}" declares a sweep and also depends on the swept stage "${inheritedFrom ?? ''}"; sweep one of them`, ...at(source, ['stages', group, stage.matrix ? 'matrix' : 'foreach'], 'key') });
@@ -192,7 +219,7 @@ function expandStages(raw: Record<string, RawStage>, source: ParsedSource, optio
       }
       const inputs: Record<string, string | readonly string[]> = {};
       for (const [input, ref] of Object.entries(stage.inputs ?? {})) {
-        inputs[input] = Array.isArray(ref) ? ref : variant && !options.isManyInput(stage.kind, input) && variantsOf.get(parseRef(ref as string).group) ? `${ref as string}${suffix}` : (ref as string);
+        inputs[input] = Array.isArray(ref) ? ref : variant && !options.isManyInput(stage.kind, input) && variantsOf.get(parseRef(ref).group) ? `${ref}${suffix}` : (ref);
       }
       out.push({
         name: `${group}${suffix}`,

@@ -82,10 +82,11 @@ function resolveParams(
     const choice = merged[variant.param];
     const options = Object.keys(variant.options);
     const option = typeof choice === 'string' ? variant.options[choice] : undefined;
+    const choiceText = typeof choice === 'string' ? choice : JSON.stringify(choice);
     if (!option) {
       diagnostics.push({
         severity: 'error',
-        message: choice === undefined ? `stage "${stage.group}" needs params.${variant.param}` : `unknown ${variant.param} "${String(choice)}" in stage "${stage.group}".${didYouMean(String(choice), options)}`,
+        message: choice === undefined ? `stage "${stage.group}" needs params.${variant.param}` : `unknown ${variant.param} "${choiceText}" in stage "${stage.group}".${didYouMean(choiceText, options)}`,
         hint: `known ${variant.param}s: ${options.join(', ')}`,
         ...paramLocation(config, stage, provenance, [variant.param], choice === undefined ? 'key' : 'value'),
       });
@@ -94,7 +95,7 @@ function resolveParams(
     // The option's schema plus the selector key itself.
     const properties = { ...((option.schema['properties'] as object | undefined) ?? {}), [variant.param]: { const: choice } };
     schema = { ...option.schema, properties };
-    impl += `+${String(choice)}@${option.version}`;
+    impl += `+${choiceText}@${option.version}`;
   }
   const { value, problems } = checkSchema(schema, merged);
   for (const problem of problems) {

@@ -1,10 +1,14 @@
 /** ajv wrapper: compiles each schema once and turns errors into located, actionable messages. */
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { JsonSchema } from '../../stages/types.js';
+import { loadSchema } from '../../stages/schema.js';
 import { closest, didYouMean } from '../diagnostics.js';
 import type { JsonPath } from './source.js';
 
 const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, verbose: true });
+// The model schemas refer to the shared training params by this relative name (editors resolve it
+// next to the file; ajv by the key given here).
+ajv.addSchema(loadSchema('models/training'), 'training.schema.json');
 const compiled = new WeakMap<JsonSchema, ValidateFunction>();
 
 export interface SchemaProblem {

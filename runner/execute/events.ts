@@ -5,9 +5,11 @@
  */
 import type { StaleReason } from '../../artifacts/key.js';
 import type { JsonValue } from '../../stages/types.js';
+import type { ErrorReason } from '../../stages/errors.js';
 
 export interface StageErrorInfo {
-  readonly reason: string;
+  /** A user-facing reason, or 'internal' for a bug in pipe. */
+  readonly reason: ErrorReason | 'internal';
   readonly message: string;
   /** Present for internal errors only; shown with --debug. */
   readonly stack?: string;
@@ -34,6 +36,8 @@ export type RunEvent =
   /** Another process holds the key's lease: this run waits for its artifact instead of recomputing it. */
   | { readonly type: 'stage-waiting'; readonly stage: string; readonly key: string; readonly holder: string }
   | { readonly type: 'stage-start'; readonly stage: string; readonly key: string; readonly reasons: readonly StaleReason[] }
+  /** The stage must run and waits for one of the --jobs slots (critical path first). */
+  | { readonly type: 'stage-queued'; readonly stage: string; readonly key: string; readonly priority: number }
   /** Queue execution: a `pipe worker` took the stage (`worker` is its id, host:pid). */
   | { readonly type: 'stage-assigned'; readonly stage: string; readonly key: string; readonly worker: string }
   | { readonly type: 'stage-progress'; readonly stage: string; readonly done: number; readonly total: number; readonly label?: string; readonly worker?: string }

@@ -145,6 +145,8 @@ export async function execute(plan: Plan, options: ExecuteOptions): Promise<Exec
         ...(options.backend !== 'auto' ? { backend: options.backend } : {}),
         environment: options.environment,
       };
+      const priority = plan.priority.get(stage.name) ?? 0;
+      options.emit({ type: 'stage-queued', stage: stage.name, key, priority });
       return (await queue.add(
         async (): Promise<Outcome> => {
           // Re-check after waiting for a slot: Ctrl-C may have come meanwhile.
@@ -175,7 +177,7 @@ export async function execute(plan: Plan, options: ExecuteOptions): Promise<Exec
             return fail(stage, error, startedAt);
           }
         },
-        { priority: plan.priority.get(stage.name) ?? 0 },
+        { priority },
       )) as Outcome;
     } catch (error) {
       return fail(stage, error, started);

@@ -3,15 +3,13 @@
  * wrong host or a stopped server is one clear message naming the URL, not a reconnect loop.
  */
 import { Redis } from 'ioredis';
+import { UserError } from '../../stages/errors.js';
 
 /** BullMQ's queue name for pipe's stage jobs (one queue per Redis database / key prefix). */
 export const QUEUE_NAME = 'pipe-stages';
 
-export class QueueUnavailableError extends Error {
+export class QueueUnavailableError extends UserError {
   readonly reason = 'queue-unavailable';
-  constructor(message: string) {
-    super(message);
-  }
 }
 
 export function queueUrl(given: string | undefined, fromPipeline?: string): string | undefined {

@@ -3,6 +3,7 @@
  * version inside the key record, resolved params, inputs by key, the key itself). Its job id is
  * the key, so two runs that need the same artifact share one job.
  */
+import { isErrorReason } from '../../stages/errors.js';
 import type { JsonValue } from '../../stages/types.js';
 import type { StageErrorInfo } from '../execute/events.js';
 import type { StageWork } from '../execute/stage-runner.js';
@@ -33,11 +34,11 @@ export function encodeFailure(info: StageErrorInfo): string {
 export function decodeFailure(text: string): StageErrorInfo {
   try {
     const parsed = JSON.parse(text) as Partial<StageErrorInfo>;
-    if (typeof parsed.reason === 'string' && typeof parsed.message === 'string') return { reason: parsed.reason, message: parsed.message };
+    if (typeof parsed.message === 'string' && (parsed.reason === 'internal' || isErrorReason(parsed.reason))) return { reason: parsed.reason, message: parsed.message };
   } catch {
     // Not ours (e.g. BullMQ's own "job stalled more than allowable limit").
   }
-  return { reason: 'worker-failed', message: text };
+  return { reason: 'worker-lost', message: text };
 }
 
 export function isJobUpdate(value: unknown): value is JobUpdate {

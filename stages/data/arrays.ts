@@ -83,5 +83,5 @@ export async function readClassIndices(input: InputArtifact, file: string, n: nu
 export async function classNames(input: InputArtifact, k: number): Promise<string[]> {
   const names: unknown = input.has('classes.json') ? JSON.parse(await readFile(input.path('classes.json'), 'utf8')) : [];
   const list: unknown[] = Array.isArray(names) ? names : [];
-  return Array.from({ length: k }, (_, i) => (typeof list[i] === 'string' ? (list[i] as string) : String(i)));
+  return Array.from({ length: k }, (_, i) => (typeof list[i] === 'string' ? (list[i]) : String(i)));
 }

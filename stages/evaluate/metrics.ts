@@ -3,6 +3,7 @@
  * every class in 0..k-1 counts, including classes never predicted or absent from the labels, and a
  * 0/0 ratio (zero_division) is 0. Pure functions over plain arrays, so they are easy to check by hand.
  */
+import { StageInputError } from '../types.js';
 
 export interface ClassMetrics {
   readonly precision: number;
@@ -112,7 +113,7 @@ export function mostConfused(confusion: readonly (readonly number[])[], limit = 
 
 /** Index of the largest value in each row of a row-major [n,k] matrix (ties: the lowest index, like numpy). */
 export function argmaxRows(values: ArrayLike<number>, n: number, k: number): Uint8Array {
-  if (k > 256) throw new RangeError(`${k} classes do not fit uint8 predictions`);
+  if (k > 256) throw new StageInputError(`${k} classes do not fit uint8 predictions (at most 256 classes)`);
   const out = new Uint8Array(n);
   for (let i = 0; i < n; i++) {
     let best = 0;

@@ -126,7 +126,7 @@ function scoreHead(tf: typeof TF, model: TF.LayersModel): {
     const [kernel, bias] = out.getWeights();
     return {
       source: out.input,
-      logits: (h) => (bias ? tf.add(tf.matMul(h as TF.Tensor2D, kernel as TF.Tensor2D), bias) : tf.matMul(h as TF.Tensor2D, kernel as TF.Tensor2D)),
+      logits: (h) => (bias ? tf.add(tf.matMul(h as TF.Tensor2D, kernel as TF.Tensor2D), bias) : tf.matMul(h, kernel as TF.Tensor2D)),
       probs: (z) => (activation === 'softmax' ? tf.softmax(z) : tf.sigmoid(z)),
       usedLogits: true,
     };
@@ -167,6 +167,7 @@ export async function gradCam(
   const heatmaps = new Float32Array(n * pixels);
   const classIndex = new Int32Array(n);
   const probabilities = new Float32Array(n * numClasses);
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- saved to be restored on the same layer
   const originalCall = layer.call;
   for (let start = 0; start < n; start += batchSize) {
     if (options.signal?.aborted) throw options.signal.reason ?? new Error('aborted');

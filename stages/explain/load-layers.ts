@@ -6,22 +6,17 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type * as TF from '@tensorflow/tfjs';
+import { ModelFilesError } from '../errors.js';
 
-export class ModelFilesError extends Error {
-  readonly reason = 'model-files';
-  constructor(
-    readonly dir: string,
-    detail: string,
-  ) {
-    super(`${dir}: cannot load a TensorFlow.js layers model (${detail})`);
-  }
-}
+export { ModelFilesError };
+
+const LAYERS = 'a TensorFlow.js layers model';
 
 async function readOrFail(dir: string, file: string): Promise<Buffer> {
   try {
     return await readFile(join(dir, file));
   } catch (error) {
-    throw new ModelFilesError(dir, `${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    throw new ModelFilesError(dir, `${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, LAYERS);
   }
 }
 
@@ -31,10 +26,10 @@ export async function loadLayersFromDir(tf: typeof TF, dir: string): Promise<TF.
     json = JSON.parse((await readOrFail(dir, 'model.json')).toString('utf8')) as TF.io.ModelJSON;
   } catch (error) {
     if (error instanceof ModelFilesError) throw error;
-    throw new ModelFilesError(dir, `model.json is not valid JSON: ${(error as Error).message}`);
+    throw new ModelFilesError(dir, `model.json is not valid JSON: ${(error as Error).message}`, LAYERS);
   }
   if (!json.modelTopology || !Array.isArray(json.weightsManifest)) {
-    throw new ModelFilesError(dir, 'model.json lacks modelTopology or weightsManifest');
+    throw new ModelFilesError(dir, 'model.json lacks modelTopology or weightsManifest', LAYERS);
   }
   const specs: TF.io.WeightsManifestEntry[] = [];
   const buffers: ArrayBuffer[] = [];

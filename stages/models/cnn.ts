@@ -12,11 +12,12 @@ export const cnn: ModelDefinition = defineTfModel({
   version: 1,
   description: 'Convolutional network (seed architecture, batch norm + dropout by default)',
   input: 'image',
+  params: ['filters', 'dense_units', 'batch_norm', 'dropout'],
   schema: loadSchema('models/cnn'),
   build({ tf, p, sampleShape, numClasses, init }) {
-    const batchNorm = bool(p, 'batch_norm', true);
-    const dropout = num(p, 'dropout', 0.3);
-    const filters = intList(p, 'filters', [32, 64, 128]);
+    const batchNorm = bool(p, 'batch_norm');
+    const dropout = num(p, 'dropout');
+    const filters = intList(p, 'filters');
     const model = tf.sequential({ name: 'cnn' });
     filters.forEach((f, i) => {
       const n = i + 1;
@@ -40,7 +41,7 @@ export const cnn: ModelDefinition = defineTfModel({
       }
     });
     model.add(tf.layers.flatten({ name: 'flatten' }));
-    model.add(tf.layers.dense({ units: Math.round(num(p, 'dense_units', 128)), activation: 'relu', kernelInitializer: init(), name: 'dense' }));
+    model.add(tf.layers.dense({ units: Math.round(num(p, 'dense_units')), activation: 'relu', kernelInitializer: init(), name: 'dense' }));
     if (dropout > 0) model.add(tf.layers.dropout({ rate: dropout, name: 'dropout' }));
     model.add(tf.layers.dense({ units: numClasses, activation: 'softmax', kernelInitializer: init(), name: 'output' }));
     return model;

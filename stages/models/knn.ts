@@ -23,6 +23,8 @@ import { initTf, type BackendName } from '../tf/backend.js';
 import { fitPcaParam, loadPca, pcaTransform, savePca, keptVariance, type Pca } from './pca.js';
 import { num, str, withDefaults } from './tf/options.js';
 import type { Dataset, ModelDefinition, TrainedModel } from './types.js';
+import { StageInputError } from '../types.js';
+import { ModelFilesError } from '../errors.js';
 
 const schema = loadSchema('models/knn');
 type Weights = 'uniform' | 'distance';
@@ -43,9 +45,9 @@ interface KnnState {
 }
 
 function flatDims(shape: readonly number[], len: number): { n: number; d: number } {
-  if (shape.length !== 2) throw new RangeError(`knn needs flat [N,D] features, got [${shape.join(',')}]`);
+  if (shape.length !== 2) throw new StageInputError(`knn needs flat [N,D] features, got [${shape.join(',')}]`);
   const [n, d] = shape as [number, number];
-  if (n * d !== len) throw new RangeError(`knn: shape [${n},${d}] does not match ${len} values`);
+  if (n * d !== len) throw new StageInputError(`knn: shape [${n},${d}] does not match ${len} values`);
   return { n, d };
 }
 
@@ -119,7 +121,7 @@ function makeTrained(s: KnnState, backend: string): TrainedModel {
     async predictProba(x, shape) {
       const { n: m, d } = flatDims(shape, x.length);
       const inDims = s.pca ? s.pca.dims : s.dims;
-      if (d !== inDims) throw new RangeError(`knn was trained on ${inDims} features, got ${d}`);
+      if (d !== inDims) throw new StageInputError(`knn was trained on ${inDims} features, got ${d}`);
       const q = s.pca ? await pcaTransform(s.pca, x, m, s.backend) : x;
       const { idx, dist2 } = await neighbours(s, q, m);
       const { k, numClasses: c } = s;
@@ -150,23 +152,26 @@ function makeTrained(s: KnnState, backend: string): TrainedModel {
   };
 }
 
+const PARAMS = ['k', 'pca', 'weights'] as const;
+
 export const knn: ModelDefinition = {
   name: 'knn',
   version: 1,
   description: 'k-nearest neighbours (brute force on TensorFlow.js, optional PCA)',
   input: 'flat',
   schema,
+  params: PARAMS,
   async fit(train: Dataset, _validation, params, ctx) {
-    const p = withDefaults(schema, params);
+    const p = withDefaults(schema, params, PARAMS);
     const { n, d } = flatDims(train.shape, train.x.length);
-    const k = Math.round(num(p, 'k', 5));
-    if (k < 1 || k > n) throw new RangeError(`knn: k = ${k} must be between 1 and the ${n} training rows`);
+    const k = Math.round(num(p, 'k'));
+    if (k < 1 || k > n) throw new StageInputError(`knn: k = ${k} must be between 1 and the ${n} training rows; lower k or train on more rows`);
     const backend = ctx.backend as BackendName | undefined;
     const { backend: used } = await initTf(backend);
-    const reduced = await fitPcaParam(train.x, n, d, Math.round(num(p, 'pca', 0)), ctx);
+    const reduced = await fitPcaParam(train.x, n, d, Math.round(num(p, 'pca')), ctx);
     const state: KnnState = {
       k,
-      weights: str(p, 'weights', ['uniform', 'distance'] as const, 'uniform'),
+      weights: str(p, 'weights', ['uniform', 'distance'] as const),
       numClasses: train.numClasses,
       // Copy: the model keeps its rows even if the caller reuses the input buffer.
       x: reduced.pca ? reduced.x : Float32Array.from(reduced.x),
@@ -190,7 +195,7 @@ export const knn: ModelDefinition = {
     const x = await readNpy(join(dir, 'train_x.npy'));
     const y = await readNpy(join(dir, 'train_y.npy'));
     if (x.dtype !== 'float32' || y.dtype !== 'uint8' || x.shape[0] !== meta.n_train || x.shape[1] !== meta.dims) {
-      throw new Error(`${dir}: knn files do not match knn.json`);
+      throw new ModelFilesError(dir, 'knn files do not match knn.json');
     }
     const pca = meta.pca ? await loadPca(dir) : undefined;
     const { backend } = await initTf();

@@ -12,9 +12,10 @@ export const logisticRegression: ModelDefinition = defineTfModel({
   version: 1,
   description: 'Softmax (multinomial logistic) regression with L2 regularisation',
   input: 'flat',
+  params: ['l2'],
   schema: loadSchema('models/logistic-regression'),
   build({ tf, p, sampleShape, numClasses, init }) {
-    const l2 = num(p, 'l2', 1e-5);
+    const l2 = num(p, 'l2');
     const model = tf.sequential({ name: 'logistic_regression' });
     model.add(
       tf.layers.dense({

@@ -15,15 +15,16 @@ export const mlp: ModelDefinition = defineTfModel({
   version: 1,
   description: 'Multi-layer perceptron (dense hidden layers with dropout)',
   input: 'flat',
+  params: ['hidden_layers', 'activation', 'dropout'],
   schema: loadSchema('models/mlp'),
   build({ tf, p, sampleShape, numClasses, init }) {
-    const hidden = intList(p, 'hidden_layers', [512, 256]);
-    const activation = str(p, 'activation', ACTIVATIONS, 'relu') as Parameters<typeof TF.layers.dense>[0]['activation'];
-    const dropout = num(p, 'dropout', 0.2);
+    const hidden = intList(p, 'hidden_layers');
+    const activation = str(p, 'activation', ACTIVATIONS) as Parameters<typeof TF.layers.dense>[0]['activation'];
+    const dropout = num(p, 'dropout');
     const model = tf.sequential({ name: 'mlp' });
     hidden.forEach((units, i) => {
       const n = i + 1;
-      model.add(tf.layers.dense({ ...(i === 0 ? { inputShape: sampleShape } : {}), units, activation, kernelInitializer: init(), name: `dense${n}` }));
+      model.add(tf.layers.dense({ ...(i === 0 ? { inputShape: sampleShape } : {}), units, ...(activation !== undefined ? { activation } : {}), kernelInitializer: init(), name: `dense${n}` }));
       if (dropout > 0) model.add(tf.layers.dropout({ rate: dropout, name: `dropout${n}` }));
     });
     model.add(

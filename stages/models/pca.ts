@@ -18,6 +18,8 @@ import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
 import { readNpy, writeNpy } from '../../artifacts/npy.js';
 import { initTf, type BackendName } from '../tf/backend.js';
 import { Rng } from './tf/prng.js';
+import { StageInputError } from '../types.js';
+import { ModelFilesError } from '../errors.js';
 
 export interface Pca {
   /** Input dims d. */
@@ -176,7 +178,7 @@ export interface PcaFitOptions {
 
 /** Fits PCA with k components on row-major [n, d] training features. */
 export async function fitPca(x: Float32Array, n: number, d: number, k: number, opts: PcaFitOptions = {}): Promise<Pca> {
-  if (!Number.isInteger(k) || k < 1 || k > d) throw new RangeError(`pca: components must be an integer in 1..${d}, got ${k}`);
+  if (!Number.isInteger(k) || k < 1 || k > d) throw new StageInputError(`pca: components must be an integer in 1..${d} (the feature dimensions), got ${k}`);
   const mean = columnMeans(x, n, d);
   const cov = await covariance(x, n, d, mean, opts.backend, opts.signal);
   abortCheck(opts.signal);
@@ -204,7 +206,7 @@ export async function fitPca(x: Float32Array, n: number, d: number, k: number, o
 /** Projects row-major [n, d] onto the components: returns row-major [n, k]. */
 export async function pcaTransform(pca: Pca, x: Float32Array, n: number, backend?: BackendName): Promise<Float32Array> {
   const { dims: d, k } = pca;
-  if (x.length !== n * d) throw new RangeError(`pca: expected ${n}×${d} features, got ${x.length} values`);
+  if (x.length !== n * d) throw new StageInputError(`pca: expected ${n}×${d} features, got ${x.length} values`);
   const { tf } = await initTf(backend);
   const out = new Float32Array(n * k);
   const w = tf.tensor2d(pca.components, [k, d]);
@@ -262,7 +264,7 @@ export async function loadPca(dir: string, prefix = 'pca'): Promise<Pca> {
   const mean = await readNpy(join(dir, `${prefix}_mean.npy`));
   const comps = await readNpy(join(dir, `${prefix}_components.npy`));
   if (mean.dtype !== 'float32' || comps.dtype !== 'float32' || comps.shape[0] !== meta.components || comps.shape[1] !== meta.dims) {
-    throw new Error(`${dir}: PCA files do not match ${prefix}.json`);
+    throw new ModelFilesError(dir, `PCA files do not match ${prefix}.json`);
   }
   return {
     dims: meta.dims,
@@ -296,7 +298,7 @@ export async function fitPcaParam(
   ctx: PcaParamContext,
 ): Promise<{ pca?: Pca; x: Float32Array; dims: number }> {
   if (!components) return { x, dims: d };
-  if (components > d) throw new RangeError(`pca: ${components} components requested but the features have ${d} dims`);
+  if (components > d) throw new StageInputError(`pca: ${components} components requested but the features have ${d} dims; ask for at most ${d}`);
   const backend = ctx.backend as BackendName | undefined;
   ctx.progress?.(0, 1, 'pca');
   const t0 = performance.now();

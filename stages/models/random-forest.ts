@@ -20,13 +20,14 @@ import { num, bool, withDefaults } from './tf/options.js';
 import type { Dataset, FitContext, ModelDefinition, TrainedModel } from './types.js';
 import { runPool, shared, threadCount, workerScript } from './worker-pool.js';
 import type { JsonValue } from '../types.js';
+import { StageInputError } from '../types.js';
 
 const schema = loadSchema('models/random-forest');
 
 function flatDims(shape: readonly number[], len: number): { n: number; d: number } {
-  if (shape.length !== 2) throw new RangeError(`random-forest needs flat [N,D] features, got [${shape.join(',')}]`);
+  if (shape.length !== 2) throw new StageInputError(`random-forest needs flat [N,D] features, got [${shape.join(',')}]`);
   const [n, d] = shape as [number, number];
-  if (n * d !== len) throw new RangeError(`random-forest: shape [${n},${d}] does not match ${len} values`);
+  if (n * d !== len) throw new StageInputError(`random-forest: shape [${n},${d}] does not match ${len} values`);
   return { n, d };
 }
 
@@ -34,7 +35,9 @@ function maxFeatures(v: JsonValue | undefined, d: number): number {
   if (typeof v === 'number') return Math.max(1, Math.min(d, Math.round(v)));
   if (v === 'log2') return Math.max(1, Math.floor(Math.log2(d)));
   if (v === 'all') return d;
-  return Math.max(1, Math.floor(Math.sqrt(d))); // 'sqrt' (default): 28 of 784 pixels
+  if (v === 'sqrt') return Math.max(1, Math.floor(Math.sqrt(d))); // 28 of 784 pixels
+  // The schema allows only the cases above (its default is "sqrt"): anything else is a bug.
+  throw new Error(`max_features is ${JSON.stringify(v)}, which the schema should have refused`);
 }
 
 function throwIfAborted(signal: AbortSignal): void {
@@ -82,7 +85,7 @@ function makeTrained(forest: Forest, extra: Record<string, JsonValue> = {}): Tra
     },
     async predictProba(x, shape) {
       const { n: m, d: dx } = flatDims(shape, x.length);
-      if (dx !== d) throw new RangeError(`random-forest was trained on ${d} features, got ${dx}`);
+      if (dx !== d) throw new StageInputError(`random-forest was trained on ${d} features, got ${dx}`);
       // Bin the rows once (row-major here: traversal reads one row's features).
       const xb = binRows(x, m, d, bins, range);
       const out = new Float32Array(m * c);
@@ -95,26 +98,29 @@ function makeTrained(forest: Forest, extra: Record<string, JsonValue> = {}): Tra
   };
 }
 
+const PARAMS = ['trees', 'max_features', 'max_depth', 'min_samples_leaf', 'min_samples_split', 'bootstrap', 'bins', 'seed', 'workers'] as const;
+
 export const randomForest: ModelDefinition = {
   name: 'random-forest',
   version: 2,
   description: 'Random forest of gini trees on binned features (parallel over worker threads)',
   input: 'flat',
   schema,
+  params: PARAMS,
   async fit(train: Dataset, _validation, params, ctx) {
-    const p = withDefaults(schema, params);
+    const p = withDefaults(schema, params, PARAMS);
     const { n, d } = flatDims(train.shape, train.x.length);
-    const bins = Math.round(num(p, 'bins', 256));
-    const nTrees = Math.round(num(p, 'trees', 100));
-    if (nTrees < 1) throw new RangeError('random-forest: trees must be ≥ 1');
+    const bins = Math.round(num(p, 'bins'));
+    const nTrees = Math.round(num(p, 'trees'));
+    if (nTrees < 1) throw new StageInputError('random-forest: trees must be ≥ 1');
     const opts: TreeOptions = {
       maxFeatures: maxFeatures(p['max_features'], d),
-      maxDepth: Math.round(num(p, 'max_depth', 0)),
-      minSamplesLeaf: Math.round(num(p, 'min_samples_leaf', 1)),
-      minSamplesSplit: Math.round(num(p, 'min_samples_split', 2)),
-      bootstrap: bool(p, 'bootstrap', true),
+      maxDepth: Math.round(num(p, 'max_depth')),
+      minSamplesLeaf: Math.round(num(p, 'min_samples_leaf')),
+      minSamplesSplit: Math.round(num(p, 'min_samples_split')),
+      bootstrap: bool(p, 'bootstrap'),
     };
-    const seed = Math.round(num(p, 'seed', 0));
+    const seed = Math.round(num(p, 'seed'));
     // Pixels in [0,1] are binned exactly; other features (e.g. PCA scores) by their training min/max.
     const range = fitFeatureRange(train.x, n, d);
     // Shared memory: workers read the 47 MB of bins in place instead of each getting a copy.
@@ -127,7 +133,7 @@ export const randomForest: ModelDefinition = {
       bins,
     };
     const t0 = performance.now();
-    const { trees, threads } = await growTrees(data, opts, seed, nTrees, Math.round(num(p, 'workers', 0)), ctx);
+    const { trees, threads } = await growTrees(data, opts, seed, nTrees, Math.round(num(p, 'workers')), ctx);
     ctx.log(`random-forest: ${nTrees} trees in ${((performance.now() - t0) / 1000).toFixed(1)} s on ${threads} thread(s)`);
     return makeTrained({ trees, numClasses: train.numClasses, nFeatures: d, bins, ...(range ? { range } : {}) }, { threads, max_features: opts.maxFeatures });
   },

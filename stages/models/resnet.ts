@@ -15,12 +15,13 @@ export const resnet: ModelDefinition = defineTfModel({
   version: 1,
   description: 'Small residual network (batch norm, identity shortcuts, global average pooling)',
   input: 'image',
+  params: ['width', 'stages', 'blocks_per_stage', 'dropout'],
   schema: loadSchema('models/resnet'),
   build({ tf, p, sampleShape, numClasses, init }) {
-    const width = Math.round(num(p, 'width', 32));
-    const stages = Math.round(num(p, 'stages', 2));
-    const blocks = Math.round(num(p, 'blocks_per_stage', 1));
-    const dropout = num(p, 'dropout', 0);
+    const width = Math.round(num(p, 'width'));
+    const stages = Math.round(num(p, 'stages'));
+    const blocks = Math.round(num(p, 'blocks_per_stage'));
+    const dropout = num(p, 'dropout');
 
     // conv (no bias: batch norm's beta plays that role) → BN, with optional relu.
     const convBn = (x: TF.SymbolicTensor, name: string, relu: boolean): TF.SymbolicTensor => {

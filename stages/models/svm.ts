@@ -32,6 +32,8 @@ import type { SvmWorkerData } from './svm/worker.js';
 import { bool, num, str, withDefaults } from './tf/options.js';
 import type { Dataset, FitContext, ModelDefinition, TrainedModel } from './types.js';
 import { runPool, shared, threadCount, workerScript } from './worker-pool.js';
+import { StageInputError } from '../types.js';
+import { ModelFilesError } from '../errors.js';
 
 const schema = loadSchema('models/svm');
 const KERNELS = ['rbf', 'linear', 'poly', 'sigmoid'] as const;
@@ -60,9 +62,9 @@ interface SvmState {
 }
 
 function flatDims(shape: readonly number[], len: number): { n: number; d: number } {
-  if (shape.length !== 2) throw new RangeError(`svm needs flat [N,D] features, got [${shape.join(',')}]`);
+  if (shape.length !== 2) throw new StageInputError(`svm needs flat [N,D] features, got [${shape.join(',')}]`);
   const [n, d] = shape as [number, number];
-  if (n * d !== len) throw new RangeError(`svm: shape [${n},${d}] does not match ${len} values`);
+  if (n * d !== len) throw new StageInputError(`svm: shape [${n},${d}] does not match ${len} values`);
   return { n, d };
 }
 
@@ -70,6 +72,8 @@ function flatDims(shape: readonly number[], len: number): { n: number; d: number
 function resolveGamma(v: JsonValue | undefined, x: Float32Array, dims: number): number {
   if (typeof v === 'number') return v;
   if (v === 'auto') return 1 / dims;
+  // The schema allows only a number, "auto" or "scale" (its default): anything else is a bug.
+  if (v !== 'scale') throw new Error(`gamma is ${JSON.stringify(v)}, which the schema should have refused`);
   let s = 0;
   let s2 = 0;
   for (let i = 0; i < x.length; i++) {
@@ -191,7 +195,7 @@ function makeTrained(s: SvmState, backend: string, extra: Record<string, JsonVal
     async predictProba(x, shape) {
       const { n: m, d } = flatDims(shape, x.length);
       const inDims = s.pca ? s.pca.dims : s.dims;
-      if (d !== inDims) throw new RangeError(`svm was trained on ${inDims} features, got ${d}`);
+      if (d !== inDims) throw new StageInputError(`svm was trained on ${inDims} features, got ${d}`);
       const q = s.pca ? await pcaTransform(s.pca, x, m, s.backend) : x;
       return decisionScores(s, q, m);
     },
@@ -218,36 +222,39 @@ function makeTrained(s: SvmState, backend: string, extra: Record<string, JsonVal
   };
 }
 
+const PARAMS = ['C', 'kernel', 'gamma', 'degree', 'coef0', 'tolerance', 'cache_mb', 'shrinking', 'pca', 'workers'] as const;
+
 export const svm: ModelDefinition = {
   name: 'svm',
   version: 1,
   description: 'Support vector machine (libsvm C-SVC, one-vs-one over worker threads, optional PCA)',
   input: 'flat',
   schema,
+  params: PARAMS,
   async fit(train: Dataset, _validation, params, ctx) {
-    const p = withDefaults(schema, params);
+    const p = withDefaults(schema, params, PARAMS);
     const { n, d } = flatDims(train.shape, train.x.length);
     const backend = ctx.backend as BackendName | undefined;
     const { backend: used } = await initTf(backend);
-    const reduced = await fitPcaParam(train.x, n, d, Math.round(num(p, 'pca', 0)), ctx);
+    const reduced = await fitPcaParam(train.x, n, d, Math.round(num(p, 'pca')), ctx);
     const dims = reduced.dims;
-    const kernel = str(p, 'kernel', KERNELS, 'rbf');
+    const kernel = str(p, 'kernel', KERNELS);
     const options: LibsvmOptions = {
       kernelType: KERNEL_TYPE[kernel],
-      cost: num(p, 'C', 10),
+      cost: num(p, 'C'),
       gamma: resolveGamma(p['gamma'], reduced.x, dims),
-      degree: Math.round(num(p, 'degree', 3)),
-      coef0: num(p, 'coef0', 0),
-      tolerance: num(p, 'tolerance', 1e-3),
-      cacheMb: Math.round(num(p, 'cache_mb', 1000)),
-      shrinking: bool(p, 'shrinking', true),
+      degree: Math.round(num(p, 'degree')),
+      coef0: num(p, 'coef0'),
+      tolerance: num(p, 'tolerance'),
+      cacheMb: Math.round(num(p, 'cache_mb')),
+      shrinking: bool(p, 'shrinking'),
     };
     const present = [...new Set(train.y)].sort((a, b) => a - b);
-    if (present.length < 2) throw new RangeError('svm needs at least two classes in the training labels');
+    if (present.length < 2) throw new StageInputError('svm needs at least two classes in the training labels; train on more rows');
     const pairs: [number, number][] = [];
     for (let i = 0; i < present.length; i++) for (let j = i + 1; j < present.length; j++) pairs.push([present[i]!, present[j]!]);
     const t0 = performance.now();
-    const { models, threads } = await trainPairs(reduced.x, train.y, n, dims, pairs, options, Math.round(num(p, 'workers', 0)), ctx);
+    const { models, threads } = await trainPairs(reduced.x, train.y, n, dims, pairs, options, Math.round(num(p, 'workers')), ctx);
     const merged = combine(models, reduced.x, dims);
     ctx.log(`svm: ${pairs.length} class pairs in ${((performance.now() - t0) / 1000).toFixed(1)} s on ${threads} thread(s), ${merged.nSv} support vectors`);
     const state: SvmState = {
@@ -283,7 +290,7 @@ export const svm: ModelDefinition = {
     const sv = await readNpy(join(dir, 'support_vectors.npy'));
     const coef = await readNpy(join(dir, 'dual_coef.npy'));
     if (sv.dtype !== 'float32' || coef.dtype !== 'float32' || sv.shape[0] !== meta.n_sv || coef.shape[1] !== meta.pairs.length) {
-      throw new Error(`${dir}: svm files do not match svm.json`);
+      throw new ModelFilesError(dir, 'svm files do not match svm.json');
     }
     const pca = meta.pca ? await loadPca(dir) : undefined;
     const { backend } = await initTf();

@@ -45,7 +45,7 @@ export interface TrainedModel {
    * Wall-clock figures of this fit (epoch times, loop throughput). They go into the manifest's
    * metrics only, never into saved files: artifact bytes must not depend on how fast a machine is.
    */
-  readonly timings?: Record<string, JsonValue>;
+  readonly timings?: Record<string, JsonValue> | undefined;
   dispose?(): void;
 }
 
@@ -56,8 +56,10 @@ export interface ModelDefinition {
   readonly description: string;
   /** "image" needs [N,28,28,1]; "flat" needs [N,D]. */
   readonly input: 'image' | 'flat';
-  /** JSON Schema of this model's params (without the `model` key). */
+  /** JSON Schema of this model's params (without the `model` key): their types, ranges and defaults. */
   readonly schema: JsonSchema;
+  /** Every param the code reads; the schema's properties are exactly these (tested). */
+  readonly params: readonly string[];
   fit(train: Dataset, validation: Dataset | undefined, params: Params, ctx: FitContext): Promise<TrainedModel>;
   load(dir: string): Promise<TrainedModel>;
 }

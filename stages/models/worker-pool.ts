@@ -12,7 +12,7 @@
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { Worker, parentPort, workerData, type TransferListItem } from 'node:worker_threads';
+import { Worker, parentPort, workerData, type Transferable } from 'node:worker_threads';
 
 /** The compiled worker file, or undefined when running from .ts sources. */
 export function workerScript(url: URL): URL | undefined {
@@ -41,7 +41,7 @@ function abortReason(signal: AbortSignal): Error {
 
 export function runPool<J, R>(opts: PoolOptions<J, R>): Promise<R[]> {
   const { jobs } = opts;
-  const results: R[] = new Array(jobs.length);
+  const results: R[] = new Array<R>(jobs.length);
   if (jobs.length === 0) return Promise.resolve(results);
   return new Promise<R[]>((resolve, reject) => {
     const workers: Worker[] = [];
@@ -86,26 +86,28 @@ export function runPool<J, R>(opts: PoolOptions<J, R>): Promise<R[]> {
   });
 }
 
-type JobAnswer<R> = { result: R; transfer?: TransferListItem[] };
+type JobAnswer<R> = { result: R; transfer?: Transferable[] };
 
 /** Worker side: answers every job message with `handler(job, workerData)` (one job at a time). */
 export function serveJobs<J, R>(handler: (job: J, data: unknown) => JobAnswer<R> | Promise<JobAnswer<R>>): void {
   if (!parentPort) throw new Error('serveJobs must run in a worker thread');
   const port = parentPort;
-  port.on('message', async (msg: { index: number; job: J }) => {
+  const answer = async (msg: { index: number; job: J }): Promise<void> => {
     try {
       const { result, transfer } = await handler(msg.job, workerData);
       port.postMessage({ index: msg.index, result }, transfer ?? []);
     } catch (error) {
       port.postMessage({ index: msg.index, error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
     }
-  });
+  };
+  // answer() never rejects (it reports every failure as a message), so nothing is left floating.
+  port.on('message', (msg: { index: number; job: J }) => void answer(msg));
 }
 
 /** Copies a typed array into shared memory so workers can read it without a copy each. */
 export function shared<T extends Uint8Array | Float32Array | Float64Array | Int32Array>(a: T): T {
   const ctor = a.constructor as new (buf: SharedArrayBuffer) => T;
   const out = new ctor(new SharedArrayBuffer(a.byteLength));
-  out.set(a as never);
+  out.set(a);
   return out;
 }

@@ -50,7 +50,7 @@ export function comparisonSection(views: readonly ModelView[]): Section {
       { text: '—', html: timingSpan(v.evaluation.stage, 'predict_s', 3), sort: '', numeric: true },
       { text: '—', html: timingSpan(v.evaluation.stage, 'images_per_s', -1), sort: '', numeric: true },
       typeof epochs === 'number' && epochs > 0 ? { text: String(epochs), sort: epochs, numeric: true } : { text: '—', sort: '', numeric: true },
-      r.backend ?? String(v.evaluation.metrics['backend'] ?? '—'),
+      r.backend ?? (typeof v.evaluation.metrics['backend'] === 'string' ? v.evaluation.metrics['backend'] : '—'),
     ];
   });
   const html = [

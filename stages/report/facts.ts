@@ -31,11 +31,14 @@ export function factsSection(artifacts: readonly RoleArtifact[], reportParams: P
     const hash = contentHash(a.files);
     const bytes = Object.values(a.files).reduce((s, f) => s + f.bytes, 0);
     const backend = a.metrics['backend'] ?? given;
+    // Recorded by train (installed package versions); other stages did not compute a model.
+    const versions = a.metrics['versions'];
     return [
       role,
       { text: a.stage, html: `<code>${esc(a.stage)}</code>` },
       a.kind,
       typeof backend === 'string' ? backend : '—',
+      typeof versions === 'string' ? versions : '—',
       { text: hash, html: `<code title="${esc(hash)}">${esc(hash.slice(0, 12))}</code>` },
       { text: int(bytes), sort: bytes, numeric: true },
       { text: '—', html: allTimingsSpan(a.stage) },
@@ -44,7 +47,7 @@ export function factsSection(artifacts: readonly RoleArtifact[], reportParams: P
   });
   const html = [
     `<p class="muted">Report params: <code>${esc(compactJson(reportParams))}</code>. Content hashes identify each artifact's files (as in <code>pipe artifacts</code>).</p>`,
-    table(['input', 'stage', 'kind', 'backend', 'content hash', 'bytes', 'timings', 'params'], rows, { sortable: true, cls: 'facts', id: 'facts-table' }),
+    table(['input', 'stage', 'kind', 'backend', 'versions', 'content hash', 'bytes', 'timings', 'params'], rows, { sortable: true, cls: 'facts', id: 'facts-table' }),
     '<h4>Files</h4>',
     artifacts.map(({ artifact }) => fileList(artifact)).join('\n'),
   ].join('\n');

@@ -17,6 +17,11 @@ import type { EpochRecord } from '../models/types.js';
 import type { SplitStats } from '../inspect.js';
 import { StageInputError, type InputArtifact } from '../types.js';
 
+/** A recorded string, or the fallback when it is absent or not a string (a number prints as written). */
+function textOf(value: unknown, fallback: string): string {
+  return typeof value === 'string' ? value : typeof value === 'number' ? String(value) : fallback;
+}
+
 export type { SplitStats } from '../inspect.js';
 
 export interface InspectView {
@@ -117,7 +122,7 @@ export async function loadInspect(artifact: InputArtifact): Promise<InspectView>
 export async function loadEvalReport(artifact: InputArtifact): Promise<EvalReport> {
   const raw = await json<Partial<EvalReport>>(artifact, 'report.json');
   const confusion = Array.isArray(raw.confusion) ? raw.confusion : [];
-  const model = typeof raw.model === 'string' ? raw.model : String(artifact.metrics['model'] ?? artifact.stage);
+  const model = typeof raw.model === 'string' ? raw.model : textOf(artifact.metrics['model'], artifact.stage);
   const zero = { precision: 0, recall: 0, f1: 0, support: 0 };
   return {
     model,
@@ -239,8 +244,8 @@ export async function loadExplain(artifact: InputArtifact): Promise<ExplainView>
   const classMeans = await npy('class_mean_heatmaps.npy');
   return {
     artifact,
-    model: String(g.model ?? artifact.metrics['model'] ?? artifact.stage),
-    layer: String(g.layer ?? artifact.metrics['layer'] ?? ''),
+    model: textOf(g.model, textOf(artifact.metrics['model'], artifact.stage)),
+    layer: textOf(g.layer, textOf(artifact.metrics['layer'], '')),
     ...(Array.isArray(g.classes) ? { classes: g.classes.map(String) } : {}),
     examples: Array.isArray(g.examples) ? g.examples : [],
     ...(images ? { images } : {}),

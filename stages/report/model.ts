@@ -136,7 +136,7 @@ export function modelSection(view: ModelView, index: number, confusedLimit: numb
     ['fit', { html: timingSpan(ev.stage, 'fit_s', 2, ' s') }],
     ['inference', { html: timingSpan(ev.stage, 'images_per_s', -1, ' images/s') }],
     ['test examples', int(r.n_test)],
-    ['backend', r.backend ?? String(ev.metrics['backend'] ?? '—')],
+    ['backend', r.backend ?? (typeof ev.metrics['backend'] === 'string' ? ev.metrics['backend'] : '—')],
   ]
     .map(([k, v]) => `<div class="kpi"><span>${esc(k)}</span><b>${typeof v === 'object' && v !== null ? v.html : esc(v)}</b></div>`)
     .join('');

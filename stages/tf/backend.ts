@@ -5,11 +5,12 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type * as TF from '@tensorflow/tfjs';
+import { UserError } from '../errors.js';
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 export const BACKENDS: readonly BackendName[] = ['tensorflow', 'wasm', 'cpu'];
 
-export class BackendUnavailableError extends Error {
+export class BackendUnavailableError extends UserError {
   readonly reason = 'backend-unavailable';
   constructor(readonly backend: string, detail: string) {
     super(`backend "${backend}" is not available: ${detail}`);

@@ -16,6 +16,6 @@ export function shuffle<T>(items: T[] | Int32Array | Uint32Array, random: () => 
     const j = Math.floor(random() * (i + 1));
     const tmp = items[i] as T;
     items[i] = items[j] as T;
-    items[j] = tmp as never;
+    items[j] = tmp;
   }
 }

@@ -101,7 +101,7 @@ describe('caching', () => {
     const manifest = JSON.parse(show.stdout) as { dir: string };
     const file = join(manifest.dir, 'x_test.npy');
     const bytes = await readFile(file);
-    bytes[bytes.length - 1] ^= 0xff;
+    bytes[bytes.length - 1] = (bytes[bytes.length - 1] ?? 0) ^ 0xff;
     await writeFile(file, bytes);
     const run = await rig.pipe(['run', 'p.yaml', '--json']);
     const events = rig.events(run);

@@ -2,6 +2,9 @@
  * Two `pipe run` processes on one store at the same time: both succeed, and a stage they share
  * runs once (the other process waits for its artifact or finds it).
  */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeRig, type CliResult, type Rig } from './rig.js';
 
@@ -47,9 +50,6 @@ describe('concurrent runs on one store', () => {
     const status = await rig.pipe(['status', 'shared.yaml', '--json', '--set', 'train-lr.epochs=3']);
     const key = (JSON.parse(status.stdout) as { stages: Array<{ stage: string; key: string }> }).stages.find((s) => s.stage === 'train-lr')?.key;
     expect(key).toMatch(/^[0-9a-f]{64}$/);
-    const { writeFile, mkdir } = await import('node:fs/promises');
-    const { join } = await import('node:path');
-    const { hostname } = await import('node:os');
     await mkdir(join(rig.dir, '.pipe', 'leases', 'runs'), { recursive: true });
     const lease = join(rig.dir, '.pipe', 'leases', 'runs', 'live-run');
     const info = (pid: number): string => JSON.stringify({ pid, host: hostname(), owner: 'test', acquired_at: new Date().toISOString(), expires_at: new Date(Date.now() + 3_600_000).toISOString(), purpose: 'pipe run other.yaml', keys: [key] });

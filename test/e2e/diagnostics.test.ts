@@ -91,7 +91,14 @@ describe('bad input gets a located, actionable message and exit code 2', () => {
     expect(missing.stderr).toContain('cannot read pipeline file nope.yaml: no such file');
     const flag = await rig.pipe(['run', 'nope.yaml', '--jobz', '2']);
     expect(flag.code).toBe(2);
-    expect(flag.stderr).toContain("Unknown option '--jobz'");
+    expect(flag.stderr).toContain('unknown option --jobz. Did you mean "jobs"?');
+    const otherVerb = await rig.pipe(['ls', '--yes']);
+    expect(otherVerb.code).toBe(2);
+    expect(otherVerb.stderr).toContain('pipe ls does not take --yes (an option of pipe gc)');
+    const help = await rig.pipe(['predict', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout.startsWith("usage:\n  predict <model> image…")).toBe(true);
+    expect(help.stdout).not.toContain('  run <file.yaml>');
   });
 });
 

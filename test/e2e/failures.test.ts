@@ -30,7 +30,7 @@ describe('failures, interruption and locking', () => {
     expect(byStatus(events, 'stage-failed')).toEqual(['split-twice']);
     expect(byStatus(events, 'stage-skipped')).toEqual(['after-bad']);
     expect(byStatus(events, 'stage-done')).toEqual(['flatten', 'load', 'normalize', 'split-flat', 'split-once']);
-    const failed = events.find((e) => e.type === 'stage-failed') as { error: { message: string; stack?: string } };
+    const failed = events.find((e) => e.type === 'stage-failed') as unknown as { error: { message: string; stack?: string } };
     expect(failed.error.message).toContain('already split');
     expect(failed.error.stack).toBeUndefined();
     // Nothing half-written is left behind.

@@ -16,7 +16,7 @@ describe('pipelines/quick.yaml on the full data', () => {
     expect(first.code, first.stderr).toBe(0);
     const events = rig.events(first);
     expect(byStatus(events, 'stage-failed')).toEqual([]);
-    const inspect = events.find((e) => e.type === 'stage-done' && e['stage'] === 'inspect') as { metrics: Record<string, number> };
+    const inspect = events.find((e) => e.type === 'stage-done' && e['stage'] === 'inspect') as unknown as { metrics: Record<string, number> };
     expect(inspect.metrics['train_mean']?.toFixed(2)).toBe('72.94');
     expect(inspect.metrics['train_median']).toBe(0);
     expect(inspect.metrics['train_std']?.toFixed(2)).toBe('90.02');

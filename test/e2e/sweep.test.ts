@@ -116,15 +116,15 @@ stages:
     const run = await rig.pipe(['run', 'models.yaml', '--json']);
     expect(run.code, run.stderr).toBe(0);
     const events = rig.events(run);
-    const trained = events.filter((e) => e.type === 'stage-done' && String(e['stage']).startsWith('train[')) as Array<{ stage: string; metrics: { val_accuracy: number } }>;
+    const trained = events.filter((e) => e.type === 'stage-done' && String(e['stage']).startsWith('train[')) as unknown as Array<{ stage: string; metrics: { val_accuracy: number } }>;
     expect(trained).toHaveLength(4);
     const top = Math.max(...trained.map((t) => t.metrics.val_accuracy));
     const winner = trained.find((t) => t.metrics.val_accuracy === top)!.stage;
-    const pick = events.find((e) => e.type === 'stage-done' && e['stage'] === 'best') as { metrics: Record<string, unknown> };
+    const pick = events.find((e) => e.type === 'stage-done' && e['stage'] === 'best') as unknown as { metrics: Record<string, unknown> };
     expect(pick.metrics['selected']).toBe(winner);
     expect((await rig.pipe(['best', 'models.yaml', '--metric', 'train.val_accuracy', '--max'])).stdout.trim()).toBe(winner);
-    const evalBest = events.find((e) => e.type === 'stage-done' && e['stage'] === 'evaluate-best') as { metrics: Record<string, number> };
-    const evalWinner = events.find((e) => e.type === 'stage-done' && e['stage'] === winner.replace(/^train/, 'evaluate')) as { metrics: Record<string, number> };
+    const evalBest = events.find((e) => e.type === 'stage-done' && e['stage'] === 'evaluate-best') as unknown as { metrics: Record<string, number> };
+    const evalWinner = events.find((e) => e.type === 'stage-done' && e['stage'] === winner.replace(/^train/, 'evaluate')) as unknown as { metrics: Record<string, number> };
     expect(evalBest.metrics['accuracy']).toBe(evalWinner.metrics['accuracy']);
 
     const html = readFileSync(join(rig.dir, 'reports', 'model-sweep.html'), 'utf8');

@@ -18,6 +18,7 @@ const fake: ModelDefinition = {
   description: 'test double',
   input: 'flat',
   schema: {},
+  params: [],
   fit: () => Promise.reject(new Error('not used')),
   async load(dir: string): Promise<TrainedModel> {
     const saved = JSON.parse(await readFile(join(dir, 'w.json'), 'utf8')) as { k: number };

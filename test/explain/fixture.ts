@@ -39,7 +39,7 @@ export async function saveModel(tf: typeof TF, model: TF.LayersModel, dir: strin
   mkdirSync(dir, { recursive: true });
   await model.save(
     tf.io.withSaveHandler(async (artifacts) => {
-      const weights = tf.io.CompositeArrayBuffer.join(artifacts.weightData!);
+      const weights = tf.io.CompositeArrayBuffer.join(artifacts.weightData);
       writeFileSync(join(dir, 'weights.bin'), new Uint8Array(weights));
       writeFileSync(
         join(dir, 'model.json'),

@@ -7,11 +7,13 @@ import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import Ajv from 'ajv';
+import { Ajv } from 'ajv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeNpy } from '../../artifacts/npy.js';
 import { getModel, MODELS, UnknownModelError } from '../../stages/models/index.js';
-import { learningRateAt, trainOptions } from '../../stages/models/tf/options.js';
+import { learningRateAt, TRAINING_PARAMS, trainOptions, withDefaults } from '../../stages/models/tf/options.js';
+import { loadSchema } from '../../stages/schema.js';
+import type { JsonValue } from '../../stages/types.js';
 import type { Dataset, FitContext, ModelDefinition, TrainedModel } from '../../stages/models/types.js';
 import { initTf, type BackendName } from '../../stages/tf/backend.js';
 import { train as trainStage } from '../../stages/train.js';
@@ -92,11 +94,15 @@ describe('registry and schemas', () => {
 
   it('schemas compile, describe and default every property, and accept {}', () => {
     const ajv = new Ajv({ useDefaults: true, strict: true });
+    const shared = loadSchema('models/training');
+    ajv.addSchema(shared, 'training.schema.json');
+    const sharedDefs = (shared as { $defs: Record<string, { description?: string }> }).$defs;
     for (const def of Object.values(MODELS)) {
-      const schema = def.schema as { additionalProperties: boolean; properties: Record<string, { description?: string; default?: unknown }> };
+      const schema = def.schema as { additionalProperties: boolean; properties: Record<string, { description?: string; default?: unknown; $ref?: string }> };
       expect(schema.additionalProperties).toBe(false);
       for (const [key, prop] of Object.entries(schema.properties)) {
-        expect(prop.description, `${def.name}.${key}`).toBeTruthy();
+        // A $ref'd param may take its description from the shared definition.
+        expect(prop.description ?? (prop.$ref ? sharedDefs[key]?.description : undefined), `${def.name}.${key}`).toBeTruthy();
         expect(prop.default, `${def.name}.${key}`).not.toBeUndefined();
       }
       const validate = ajv.compile(def.schema);
@@ -108,13 +114,15 @@ describe('registry and schemas', () => {
   });
 
   it('learning-rate schedules', () => {
-    const cos = trainOptions({ lr_schedule: 'cosine', learning_rate: 0.1, epochs: 4 });
+    const mlpSchema = MODELS['mlp']!.schema;
+    const options = (params: Record<string, JsonValue>) => trainOptions(withDefaults(mlpSchema, params, TRAINING_PARAMS));
+    const cos = options({ lr_schedule: 'cosine', learning_rate: 0.1, epochs: 4 });
     expect(learningRateAt(cos, 0, 10)).toBeCloseTo(0.1);
     expect(learningRateAt(cos, 20, 10)).toBeCloseTo(0.05);
     expect(learningRateAt(cos, 39, 10)).toBeLessThan(0.001);
-    const step = trainOptions({ lr_schedule: 'step', learning_rate: 0.1, lr_step_epochs: 2, lr_step_gamma: 0.5 });
+    const step = options({ lr_schedule: 'step', learning_rate: 0.1, lr_step_epochs: 2, lr_step_gamma: 0.5 });
     expect([0, 1, 2, 3, 4].map((e) => learningRateAt(step, e * 10, 10))).toEqual([0.1, 0.1, 0.05, 0.05, 0.025]);
-    expect(learningRateAt(trainOptions({}), 123, 10)).toBe(0.001);
+    expect(learningRateAt(options({ lr_schedule: 'constant', learning_rate: 0.001 }), 123, 10)).toBe(0.001);
   });
 });
 

@@ -18,6 +18,7 @@ import { buildFixtures, EVIL } from './fixtures.js';
 // CI (which installs chromium) always runs this file; elsewhere a machine without chromium skips it
 // with a warning rather than failing `npm test`.
 const noChromium = !existsSync(CHROMIUM) && !process.env['CI'];
+// eslint-disable-next-line no-console -- the skip must be visible in the test output
 if (noChromium) console.warn(`skipping the browser tests: ${CHROMIUM} not found (apt-get install chromium to run them)`);
 const skip = process.env['PIPE_SKIP_BROWSER'] === '1' || noChromium;
 const TMP = resolve('test/.tmp');
@@ -51,6 +52,7 @@ describe.skipIf(skip)('report in a browser', () => {
 
   it('opens offline with every chart drawn and no console errors', async () => {
     const { page, openMs, scriptStartMs, drawMs, plotIds, errors, requests } = await openReport(context!, file);
+    // eslint-disable-next-line no-console -- the measured figures are reported, not asserted as timings
     console.log(
       `report opened and drew ${plotIds.length} charts in ${openMs.toFixed(0)} ms (target < 2000 ms): ` +
         `${scriptStartMs.toFixed(0)} ms until the page script (HTML + plotly.js parse), ${drawMs.toFixed(0)} ms drawing`,

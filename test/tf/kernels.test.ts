@@ -286,6 +286,7 @@ async function oneStep(backend: 'cpu' | 'wasm', xs: Float32Array, ys: Float32Arr
     const { grads: g } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as TF.Tensor) as TF.Scalar);
     return model.trainableWeights.map((w) => Array.from(g[w.originalName]!.dataSync()));
   });
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-enum-assignment -- 0 is ModelLoggingVerbosity.SILENT, whose enum tfjs does not export
   await model.fit(x, y, { batchSize: n, epochs: 1, shuffle: false, verbose: 0 });
   const weights = model.getWeights().map((w) => Array.from(w.dataSync()));
   tf.dispose([x, y]);

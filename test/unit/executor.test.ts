@@ -15,6 +15,7 @@ import { execute } from '../../runner/execute/executor.js';
 import type { RunOutcome, StageRunner, StageWork } from '../../runner/execute/stage-runner.js';
 import { plan } from '../../runner/plan/plan.js';
 import { STAGES } from '../../stages/index.js';
+import { StageInputError } from '../../stages/types.js';
 
 // `load` reads the shipped IDX files (hashed once into the key); everything else is a chain on it.
 const PIPELINE = `stages:
@@ -48,7 +49,7 @@ function fakeRunner(store: LocalStore) {
           work,
           finish: async (ok) => {
             pending.delete(work.stage);
-            if (!ok) return reject(Object.assign(new Error(`${work.stage} refused its input`), { reason: 'stage-input' }));
+            if (!ok) return reject(new StageInputError(`${work.stage} refused its input`));
             const temp = await store.createTemp(work.key);
             await writeFile(join(temp, 'out.txt'), work.stage);
             const manifest = await store.commit(temp, { key: work.key, stage: work.stage, pipeline: work.pipeline, kind: work.kind, key_record: work.keyRecord, inputs: work.inputRefs, metrics: {}, started_at: '', duration_s: 0, environment: {} });
@@ -73,31 +74,58 @@ function fakeRunner(store: LocalStore) {
 
 function run(planned: Plan, store: LocalStore, runner: StageRunner, jobs: number, signal = new AbortController().signal) {
   const events: RunEvent[] = [];
-  const done = execute(planned, { store, jobs, backend: 'auto', runner, emit: (e) => events.push(e), signal, previous: new Map(), environment: {}, pollMs: 1 });
-  return { events, done };
+  const listeners: Array<() => void> = [];
+  const emit = (e: RunEvent): void => {
+    events.push(e);
+    listeners.splice(0).forEach((l) => l());
+  };
+  const done = execute(planned, { store, jobs, backend: 'auto', runner, emit, signal, previous: new Map(), environment: {}, pollMs: 1 });
+  /** Resolves once `n` events of `type` have been emitted. */
+  const seen = async (type: RunEvent['type'], n: number): Promise<void> => {
+    while (events.filter((e) => e.type === type).length < n) await new Promise<void>((r) => listeners.push(r));
+  };
+  return { events, done, seen };
 }
 
 describe('executor (fake runner)', () => {
-  it('never runs more stages than --jobs, and fills a freed slot with the longest remaining path first', async () => {
+  it('never runs more stages than --jobs, and gives a freed slot to the longest remaining path first', async () => {
     const { planned, store } = await setup();
     const fake = fakeRunner(store);
-    const { done } = run(planned, store, fake.runner, 2);
+    const { done, events } = run(planned, store, fake.runner, 1);
     expect(await fake.running(1)).toEqual(['load']);
     await fake.finish('load');
-    // Five stages are ready; two slots. The a-chain (3 deep) goes first.
-    const first = await fake.running(2);
-    expect(first).toContain('a1');
-    expect(fake.pending.size).toBe(2);
-    for (const stage of first) await fake.finish(stage);
-    // Drain the rest, checking the limit each time.
     while (fake.started.length < 7 || fake.pending.size) {
       const now = await fake.running(1);
-      expect(fake.pending.size).toBeLessThanOrEqual(2);
+      expect(fake.pending.size).toBe(1);
       await fake.finish(now[0]!);
     }
     const result = await done;
     expect(result.summaries.filter((s) => s.status === 'ran').map((s) => s.stage).sort()).toEqual(['a1', 'a2', 'a3', 'b1', 'c1', 'd1', 'load']);
-    expect(fake.started.indexOf('a1')).toBeLessThan(fake.started.indexOf('c1'));
+    // Every time the slot was handed out, it went to the waiting stage with the longest remaining path.
+    const waiting = new Map<string, number>();
+    let checked = 0;
+    for (const e of events) {
+      if (e.type === 'stage-queued') waiting.set(e.stage, e.priority);
+      if (e.type !== 'stage-start') continue;
+      const best = Math.max(...waiting.values());
+      expect(waiting.get(e.stage), `${e.stage} started while ${[...waiting].map(([s, p]) => `${s}:${p}`).join(' ')} waited`).toBe(best);
+      if (waiting.size > 1) checked++;
+      waiting.delete(e.stage);
+    }
+    expect(checked).toBeGreaterThan(0);
+    expect(planned.priority.get('a1')).toBeGreaterThan(planned.priority.get('c1')!);
+  });
+
+  it('runs up to --jobs stages at once', async () => {
+    const { planned, store } = await setup();
+    const fake = fakeRunner(store);
+    const { done, seen } = run(planned, store, fake.runner, 3);
+    await fake.finish((await fake.running(1))[0]!);
+    await seen('stage-queued', 5);
+    expect(await fake.running(3)).toHaveLength(3);
+    expect(fake.pending.size).toBe(3);
+    while (fake.started.length < 7 || fake.pending.size) await fake.finish((await fake.running(1))[0]!);
+    await done;
   });
 
   it('a failing stage skips its dependents only; a second run reuses what finished and says why the rest runs', async () => {

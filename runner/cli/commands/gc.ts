@@ -12,6 +12,7 @@ import { backendChoice, openStore, planFile, previousRuns, storeRoot, type Commo
 import { age, bytes, table } from '../format.js';
 import type { Output } from '../run-logger.js';
 import { UsageError } from '../usage-error.js';
+import { parseCount } from '../numbers.js';
 
 export interface GcFlags extends CommonFlags {
   readonly yes?: boolean;
@@ -34,8 +35,7 @@ function parseHours(value: string | undefined, fallback: number): number {
 }
 
 export async function gcCommand(flags: GcFlags, write: Output): Promise<number> {
-  const keepLast = flags.keepLast === undefined ? 1 : Number(flags.keepLast);
-  if (!Number.isInteger(keepLast) || keepLast < 0) throw new UsageError(`--keep-last must be a whole number (got "${flags.keepLast}")`);
+  const keepLast = flags.keepLast === undefined ? 1 : parseCount(flags.keepLast, '--keep-last', 0);
   const recentHours = parseHours(flags.keepRecent, 0);
   const root = storeRoot(flags);
   const store = await openStore(root);

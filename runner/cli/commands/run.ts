@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { KeyHash } from '../../../artifacts/hash.js';
 import { LEASE_TTL_MS, type HeldLease } from '../../../artifacts/lease.js';
 import { packageRoot } from '../../../stages/schema.js';
+import { installedVersions } from '../../../stages/versions.js';
 import type { RunEvent } from '../../execute/events.js';
 import { execute } from '../../execute/executor.js';
 import { workerLauncher } from '../../execute/launcher.js';
@@ -18,6 +19,7 @@ import { backendChoice, openRunStore, planFile, previousRuns, storeRoot, type Co
 import { didYouMean } from '../../diagnostics.js';
 import { jsonLogger, textLogger, type Output } from '../run-logger.js';
 import { UsageError } from '../usage-error.js';
+import { parseCount } from '../numbers.js';
 
 export interface RunFlags extends CommonFlags {
   readonly stage?: readonly string[];
@@ -29,14 +31,15 @@ export interface RunFlags extends CommonFlags {
   readonly queue?: string;
 }
 
-export const EXIT = { ok: 0, failed: 1, invalid: 2, stale: 3, interrupted: 130 } as const;
+export const EXIT = { ok: 0, failed: 1, invalid: 2, stale: 3, busy: 4, interrupted: 130 } as const;
 
+/** Host facts plus the installed (not the declared) version of every dependency and optional peer. */
 function environment(): Record<string, string> {
   const env: Record<string, string> = { node: process.version, platform: `${process.platform}-${process.arch}`, host: hostname() };
   try {
-    const lock = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string; dependencies?: Record<string, string> };
-    env['pipe'] = lock.version;
-    for (const [name, range] of Object.entries(lock.dependencies ?? {})) env[name] = range;
+    const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string; dependencies?: Record<string, string>; peerDependencies?: Record<string, string> };
+    env['pipe'] = pkg.version;
+    Object.assign(env, installedVersions([...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.peerDependencies ?? {})]));
   } catch {
     // Versions are informational only.
   }
@@ -44,14 +47,14 @@ function environment(): Record<string, string> {
 }
 
 export function parseJobs(value: string | undefined, queued = false): number {
+  if (value !== undefined) return parseCount(value, '--jobs', 1);
+  const env = process.env['PIPE_JOBS'];
   // With a queue, the workers' slots bound the work; the run only limits jobs in flight.
-  if (value === undefined) return Number(process.env['PIPE_JOBS'] ?? (queued ? 64 : availableParallelism()));
-  const jobs = Number(value);
-  if (!Number.isInteger(jobs) || jobs < 1) throw new UsageError(`--jobs must be a positive integer (got "${value}")`);
-  return jobs;
+  return env === undefined ? (queued ? 64 : availableParallelism()) : parseCount(env, '$PIPE_JOBS', 1);
 }
 
 export async function runCommand(file: string, flags: RunFlags, write: Output): Promise<number> {
+  parseJobs(flags.jobs); // before planning: a usage error costs nothing to find
   const planned = await planFile(file, flags);
   const queue = queueUrl(flags.queue, planned.pipeline.queue);
   const jobs = parseJobs(flags.jobs, queue !== undefined);
@@ -66,7 +69,7 @@ export async function runCommand(file: string, flags: RunFlags, write: Output): 
   const force = new Set(flags.force?.includes('all') ? planned.stages.map((s) => s.name) : (flags.force ?? []));
 
   const root = storeRoot(flags, planned.pipeline.store);
-  const logger = flags.json ? jsonLogger(write) : textLogger(write, { tty: process.stdout.isTTY === true, debug: flags.debug === true });
+  const logger = flags.json ? jsonLogger(write) : textLogger(write, { tty: process.stdout.isTTY, debug: flags.debug === true });
   const emit = (event: RunEvent): void => logger.handle(event);
   const store = await openRunStore(root, flags, planned, (message) => emit({ type: 'notice', message }));
   const started = new Date();

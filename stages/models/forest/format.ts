@@ -11,6 +11,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readNpy, writeNpy } from '../../../artifacts/npy.js';
 import type { FeatureRange, TreeArrays } from './tree.js';
+import { ModelFilesError } from '../../errors.js';
 
 export interface Forest {
   readonly trees: readonly TreeArrays[];
@@ -69,14 +70,14 @@ export async function loadForest(dir: string): Promise<Forest> {
     feature_min?: number[];
     feature_scale?: number[];
   };
-  if (meta.format !== FORMAT) throw new Error(`${dir}/forest.json: unknown format ${meta.format}`);
+  if (meta.format !== FORMAT) throw new ModelFilesError(dir, `forest.json: unknown format ${meta.format}`);
   const nodes = await readNpy(join(dir, 'nodes.npy'));
   const leaves = await readNpy(join(dir, 'leaves.npy'));
   const c = meta.num_classes;
   const totalNodes = meta.tree_nodes.reduce((a, b) => a + b, 0);
   const totalLeaves = meta.tree_leaves.reduce((a, b) => a + b, 0);
   if (nodes.dtype !== 'int32' || nodes.shape[0] !== totalNodes || leaves.dtype !== 'float32' || leaves.shape[0] !== totalLeaves) {
-    throw new Error(`${dir}: nodes.npy/leaves.npy do not match forest.json`);
+    throw new ModelFilesError(dir, 'nodes.npy/leaves.npy do not match forest.json');
   }
   const nd = nodes.data as Int32Array;
   const lv = leaves.data as Float32Array;

@@ -49,6 +49,7 @@ let loading: Promise<LibsvmCtor> | undefined;
 export function loadLibsvm(): Promise<LibsvmCtor> {
   if (!loading) {
     const require = createRequire(import.meta.url);
+    /* eslint-disable no-console -- libsvm's wasm build prints on load; silenced, then restored */
     const { log, warn } = console;
     const mute = (): void => {};
     console.log = mute;
@@ -59,6 +60,7 @@ export function loadLibsvm(): Promise<LibsvmCtor> {
       console.log = log;
       console.warn = warn;
     }
+    /* eslint-enable no-console */
   }
   return loading;
 }

@@ -7,14 +7,15 @@ import { initTf, type BackendName } from '../../tf/backend.js';
 import type { JsonSchema, JsonValue, Params } from '../../types.js';
 import type { Dataset, FitContext, ModelDefinition, TrainedModel } from '../types.js';
 import { trainLoop } from './loop.js';
-import { trainOptions, withDefaults } from './options.js';
+import { AUGMENT_PARAMS, TRAINING_PARAMS, trainOptions, withDefaults, type AugmentParam, type Resolved, type TrainingParam } from './options.js';
 import { Rng } from './prng.js';
 import { countParams, loadTfModel, TfTrainedModel, type TfModelMeta } from './trained.js';
+import { StageInputError } from '../../types.js';
 
-export interface BuildArgs {
+export interface BuildArgs<K extends string> {
   readonly tf: typeof TF;
-  /** Params with schema defaults filled in. */
-  readonly p: Record<string, JsonValue>;
+  /** The model's own params (`TfModelSpec.params`), schema defaults filled in. */
+  readonly p: Resolved<K>;
   readonly sampleShape: number[];
   readonly numClasses: number;
   /**
@@ -22,21 +23,26 @@ export interface BuildArgs {
    * 'glorot' is Keras' default; 'torch' is PyTorch's default for conv/linear layers
    * (kaiming_uniform with a=sqrt(5), i.e. U(±1/sqrt(fan_in))).
    */
-  init(kind?: 'glorot' | 'torch'): ReturnType<typeof TF.initializers.glorotUniform>;
+  readonly init: (kind?: 'glorot' | 'torch') => ReturnType<typeof TF.initializers.glorotUniform>;
 }
 
-export interface TfModelSpec {
+export interface TfModelSpec<K extends string> {
   readonly name: string;
+  /** The model's own params that `build` reads (the training params come on top). */
+  readonly params: readonly K[];
   readonly version: number;
   readonly description: string;
   readonly input: 'image' | 'flat';
   readonly schema: JsonSchema;
-  build(args: BuildArgs): TF.LayersModel;
+  build(args: BuildArgs<K>): TF.LayersModel;
 }
 
-export function defineTfModel(spec: TfModelSpec): ModelDefinition {
+export function defineTfModel<K extends string>(spec: TfModelSpec<K>): ModelDefinition {
+  const image = spec.input === 'image';
+  const keys: readonly (K | TrainingParam | AugmentParam)[] = [...TRAINING_PARAMS, ...(image ? AUGMENT_PARAMS : []), ...spec.params];
   return {
     name: spec.name,
+    params: keys,
     version: spec.version,
     description: spec.description,
     input: spec.input,
@@ -44,10 +50,10 @@ export function defineTfModel(spec: TfModelSpec): ModelDefinition {
 
     async fit(train: Dataset, validation: Dataset | undefined, params: Params, ctx: FitContext): Promise<TrainedModel> {
       for (const [label, d] of [['train', train], ['validation', validation]] as const) {
-        if (d && d.x.length !== d.shape.reduce((a, b) => a * b, 1)) throw new Error(`${spec.name}: ${label} x does not match its shape`);
-        if (d && d.y.length !== d.shape[0]) throw new Error(`${spec.name}: ${label} has ${d.shape[0]} rows but ${d.y.length} labels`);
+        if (d && d.x.length !== d.shape.reduce((a, b) => a * b, 1)) throw new StageInputError(`${spec.name}: ${label} x does not match its shape`);
+        if (d && d.y.length !== d.shape[0]) throw new StageInputError(`${spec.name}: ${label} has ${d.shape[0]} rows but ${d.y.length} labels`);
       }
-      const p = withDefaults(spec.schema, params);
+      const p = withDefaults(spec.schema, params, keys);
       const o = trainOptions(p);
       const { tf, backend } = await initTf(ctx.backend as BackendName | undefined);
       const rng = new Rng(o.seed);

@@ -7,6 +7,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type * as TF from '@tensorflow/tfjs';
+import { ModelFilesError } from '../../errors.js';
 
 type IO = typeof TF.io;
 
@@ -17,7 +18,7 @@ export function directoryHandler(io: IO, dir: string): TF.io.IOHandler {
   return {
     async save(artifacts: TF.io.ModelArtifacts): Promise<TF.io.SaveResult> {
       if (artifacts.modelTopology instanceof ArrayBuffer) {
-        throw new Error('directoryHandler: binary model topologies are not supported');
+        throw new ModelFilesError('model.json', 'binary model topologies are not supported');
       }
       const weights = io.CompositeArrayBuffer.join(artifacts.weightData ?? new ArrayBuffer(0));
       const modelJson: TF.io.ModelJSON = {
@@ -43,7 +44,7 @@ export function directoryHandler(io: IO, dir: string): TF.io.IOHandler {
           specs.push(...group.weights);
           for (const path of group.paths) {
             const bytes = await readFile(join(dir, path));
-            buffers.push(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
+            buffers.push(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
           }
         }
         return [specs, io.CompositeArrayBuffer.join(buffers)];

@@ -67,7 +67,7 @@ async function evaluate(tf: typeof TF, model: TF.LayersModel, data: Dataset): Pr
   return { loss: loss / n, accuracy: correct / n };
 }
 
-function makeOptimizer(tf: typeof TF, o: TrainOptions): { optimizer: TF.Optimizer; setLr(lr: number): void } {
+function makeOptimizer(tf: typeof TF, o: TrainOptions): { optimizer: TF.Optimizer; setLr: (lr: number) => void } {
   if (o.optimizer === 'sgd') {
     const optimizer = tf.train.momentum(o.learningRate, o.momentum);
     // Momentum caches -lr in a tensor, so it must go through setLearningRate.
@@ -98,6 +98,7 @@ export async function trainLoop(
   const augmenting = sampleShape.length === 3 && (o.augmentShift > 0 || o.augmentFlip);
 
   const { optimizer, setLr } = makeOptimizer(tf, o);
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment -- read() returns the variable itself, typed as a Tensor
   const vars = model.trainableWeights.map((w) => w.read() as TF.Variable);
   // Dropout layers draw masks from tf.randomUniform(seed): re-seeding them every step gives
   // masks that differ per batch yet repeat across runs (a fixed seed would repeat one mask).
@@ -202,7 +203,7 @@ export async function trainLoop(
     // With early stopping on, end on the best val-loss epoch's weights (incl. BN statistics).
     const restored = bestWeights !== undefined && bestEpoch !== history.length;
     if (restored) model.setWeights(bestWeights!);
-    return { history, epochSeconds, stoppedEarly, ...(restored ? { bestEpoch } : {}) };
+    return { history, epochSeconds, stoppedEarly, ...(restored && bestEpoch !== undefined ? { bestEpoch } : {}) };
   } finally {
     bestWeights?.forEach((t) => t.dispose());
     optimizer.dispose();

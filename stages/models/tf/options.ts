@@ -2,7 +2,9 @@
  * Training options shared by the tfjs models, read from params that follow the shared
  * property names in `schemas/models/*.schema.json`, plus the learning-rate schedules.
  */
-import type { JsonSchema, JsonValue, Params } from '../../types.js';
+import { bool, num, str, type Resolved } from '../../params.js';
+
+export { bool, intList, num, str, withDefaults, type Resolved } from '../../params.js';
 
 export type Schedule = 'constant' | 'cosine' | 'step';
 
@@ -24,56 +26,30 @@ export interface TrainOptions {
   readonly seed: number;
 }
 
-/**
- * Fills missing params from the schema's `default`s. The runner already does this (ajv
- * useDefaults); doing it again keeps direct callers (tests, benches) from crashing.
- */
-export function withDefaults(schema: JsonSchema, params: Params): Record<string, JsonValue> {
-  const out: Record<string, JsonValue> = {};
-  const props = (schema['properties'] ?? {}) as Record<string, { default?: JsonValue }>;
-  for (const [key, prop] of Object.entries(props)) {
-    if (prop.default !== undefined) out[key] = prop.default;
-  }
-  for (const [key, value] of Object.entries(params)) out[key] = value;
-  return out;
-}
+/** Training params every tfjs model reads; defined once in schemas/models/training.schema.json. */
+export const TRAINING_PARAMS = ['epochs', 'batch_size', 'optimizer', 'learning_rate', 'momentum', 'lr_schedule', 'lr_step_epochs', 'lr_step_gamma', 'early_stopping_patience', 'restore_best_weights', 'seed'] as const;
+/** Augmentation params, only in the image models' schemas. */
+export const AUGMENT_PARAMS = ['augment_shift', 'augment_flip'] as const;
+export type TrainingParam = (typeof TRAINING_PARAMS)[number];
+export type AugmentParam = (typeof AUGMENT_PARAMS)[number];
 
-export function num(p: Record<string, JsonValue>, key: string, fallback: number): number {
-  const v = p[key];
-  return typeof v === 'number' && Number.isFinite(v) ? v : fallback;
-}
-
-export function bool(p: Record<string, JsonValue>, key: string, fallback: boolean): boolean {
-  const v = p[key];
-  return typeof v === 'boolean' ? v : fallback;
-}
-
-export function str<T extends string>(p: Record<string, JsonValue>, key: string, allowed: readonly T[], fallback: T): T {
-  const v = p[key];
-  return typeof v === 'string' && (allowed as readonly string[]).includes(v) ? (v as T) : fallback;
-}
-
-export function intList(p: Record<string, JsonValue>, key: string, fallback: readonly number[]): number[] {
-  const v = p[key];
-  if (!Array.isArray(v) || !v.every((x) => typeof x === 'number' && x >= 1)) return [...fallback];
-  return (v as number[]).map((x) => Math.round(x));
-}
-
-export function trainOptions(p: Record<string, JsonValue>): TrainOptions {
+export function trainOptions(p: Resolved<TrainingParam> | Resolved<TrainingParam | AugmentParam>): TrainOptions {
+  // Flat models (mlp, logistic regression) have no augmentation params: augmentation is off.
+  const augment = 'augment_shift' in p ? (p) : undefined;
   return {
-    epochs: Math.max(1, Math.round(num(p, 'epochs', 10))),
-    batchSize: Math.max(1, Math.round(num(p, 'batch_size', 128))),
-    optimizer: str(p, 'optimizer', ['adam', 'sgd'] as const, 'adam'),
-    learningRate: num(p, 'learning_rate', 1e-3),
-    momentum: num(p, 'momentum', 0.9),
-    schedule: str(p, 'lr_schedule', ['constant', 'cosine', 'step'] as const, 'constant'),
-    stepEpochs: Math.max(1, Math.round(num(p, 'lr_step_epochs', 5))),
-    stepGamma: num(p, 'lr_step_gamma', 0.1),
-    patience: Math.max(0, Math.round(num(p, 'early_stopping_patience', 0))),
-    restoreBest: bool(p, 'restore_best_weights', true),
-    augmentShift: Math.max(0, Math.round(num(p, 'augment_shift', 0))),
-    augmentFlip: bool(p, 'augment_flip', false),
-    seed: Math.round(num(p, 'seed', 0)),
+    epochs: Math.max(1, Math.round(num(p, 'epochs'))),
+    batchSize: Math.max(1, Math.round(num(p, 'batch_size'))),
+    optimizer: str(p, 'optimizer', ['adam', 'sgd'] as const),
+    learningRate: num(p, 'learning_rate'),
+    momentum: num(p, 'momentum'),
+    schedule: str(p, 'lr_schedule', ['constant', 'cosine', 'step'] as const),
+    stepEpochs: Math.max(1, Math.round(num(p, 'lr_step_epochs'))),
+    stepGamma: num(p, 'lr_step_gamma'),
+    patience: Math.max(0, Math.round(num(p, 'early_stopping_patience'))),
+    restoreBest: bool(p, 'restore_best_weights'),
+    augmentShift: augment ? Math.max(0, Math.round(num(augment, 'augment_shift'))) : 0,
+    augmentFlip: augment ? bool(augment, 'augment_flip') : false,
+    seed: Math.round(num(p, 'seed')),
   };
 }
 

@@ -9,6 +9,8 @@ import { initTf } from '../../tf/backend.js';
 import type { JsonValue } from '../../types.js';
 import type { EpochRecord, TrainedModel } from '../types.js';
 import { directoryHandler } from './io.js';
+import { StageInputError } from '../../types.js';
+import { ModelFilesError } from '../../errors.js';
 
 export const META_JSON = 'pipe-model.json';
 
@@ -64,7 +66,7 @@ export class TfTrainedModel implements TrainedModel {
     readonly meta: TfModelMeta,
     readonly backend: string,
     /** Figures of the fit that produced this model (absent after load): metrics, never saved. */
-    readonly timings?: Record<string, JsonValue>,
+    readonly timings?: Record<string, JsonValue> | undefined,
   ) {
     this.history = meta.history;
     this.info = meta.info;
@@ -74,7 +76,7 @@ export class TfTrainedModel implements TrainedModel {
     const sample = shape.slice(1);
     const want = this.meta.sample_shape;
     if (sample.length !== want.length || sample.some((d, i) => d !== want[i])) {
-      throw new Error(
+      throw new StageInputError(
         `${this.meta.model}: expected input [N,${want.join(',')}] but got [${shape.join(',')}]` +
           (this.meta.input === 'image' ? ' (use a `reshape` stage)' : ' (use a `flatten` stage)'),
       );
@@ -101,7 +103,7 @@ export function countParams(model: TF.LayersModel): number {
 export async function loadTfModel(dir: string, expected: string): Promise<TfTrainedModel> {
   const meta = JSON.parse(await readFile(join(dir, META_JSON), 'utf8')) as TfModelMeta;
   if (meta.format !== 'pipe-tfjs-layers' || meta.model !== expected) {
-    throw new Error(`${dir}: holds model "${String(meta.model)}" (format ${String(meta.format)}), not "${expected}"`);
+    throw new ModelFilesError(dir, `holds model "${String(meta.model)}" (format ${String(meta.format)}), not "${expected}"`);
   }
   const { tf, backend } = await initTf();
   const model = await tf.loadLayersModel(directoryHandler(tf.io, dir));

@@ -24,7 +24,7 @@ function conv(backend: WasmBackend, x: TensorInfo, filter: TensorInfo, pads: [nu
     pad: [[0, 0], [top, bottom], [left, right], [0, 0]],
     dataFormat: 'NHWC',
     dilations,
-  } as unknown as NamedAttrMap);
+  });
 }
 
 /**

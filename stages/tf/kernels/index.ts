@@ -42,6 +42,6 @@ export function registerWasmTrainingKernels(): void {
       setupFunc = stockKernel(config.kernelName).setupFunc;
       tf.unregisterKernel(config.kernelName, 'wasm'); // registerKernel would warn about the duplicate
     }
-    tf.registerKernel({ ...config, setupFunc });
+    tf.registerKernel({ ...config, ...(setupFunc !== undefined ? { setupFunc } : {}) });
   }
 }

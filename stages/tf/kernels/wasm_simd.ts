@@ -39,7 +39,7 @@ function sleb(n: number): number[] {
 }
 
 const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
-const str = (s: string): number[] => vec([...s].map((ch) => [ch.charCodeAt(0)]));
+const str = (s: string): number[] => vec(Array.from(s, (ch) => [ch.charCodeAt(0)])); // ASCII import names
 const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body];
 
 /** Instruction helpers (opcodes from the WebAssembly core + SIMD specs). */

@@ -1,0 +1,67 @@
+/**
+ * The closed set of user-facing errors. Anything a user can cause (a bad file, flag, param, input
+ * artifact, a busy store) is a `UserError` with one of these literal reasons; everything else is a
+ * bug in pipe and is printed as an internal error with a request to report it. The CLI switches
+ * over `ErrorReason` exhaustively, so adding a reason fails to compile until it has an exit code.
+ */
+export type ErrorReason =
+  /** The pipeline file (or a --set) is invalid: located diagnostics, exit 2. */
+  | 'pipeline-invalid'
+  /** A wrong command line or environment variable: exit 2. */
+  | 'usage'
+  /** A stage's inputs or params do not fit what it needs (PCA wider than the data, k > rows, one class…). */
+  | 'stage-input'
+  /** A forced TensorFlow.js backend cannot start. */
+  | 'backend-unavailable'
+  /** A saved model's files are missing, damaged or of another model. */
+  | 'model-files'
+  /** A .npy file is not valid. */
+  | 'npy-format'
+  /** Another pipe process holds the store: exit 4. */
+  | 'store-busy'
+  /** The user pressed Ctrl-C: exit 130. */
+  | 'interrupted'
+  /** The S3 remote cache cannot be reached or refused a request (URL, credentials). */
+  | 'remote-unavailable'
+  /** The Redis behind --queue cannot be reached. */
+  | 'queue-unavailable'
+  /** A queued stage was lost by its workers (e.g. killed more often than BullMQ retries). */
+  | 'worker-lost'
+  /** A worker committed a stage the run's own store cannot see (no shared store or remote). */
+  | 'store-mismatch';
+
+export const ERROR_REASONS: readonly ErrorReason[] = [
+  'pipeline-invalid',
+  'usage',
+  'stage-input',
+  'backend-unavailable',
+  'model-files',
+  'npy-format',
+  'store-busy',
+  'interrupted',
+  'remote-unavailable',
+  'queue-unavailable',
+  'worker-lost',
+  'store-mismatch',
+];
+
+export abstract class UserError extends Error {
+  abstract readonly reason: ErrorReason;
+}
+
+/** Whether a plain `{ reason }` (e.g. sent back by a worker thread) names a user-facing reason. */
+export function isErrorReason(value: unknown): value is ErrorReason {
+  return typeof value === 'string' && (ERROR_REASONS as readonly string[]).includes(value);
+}
+
+/** A saved model whose files do not load (shared by train's models, explain and predict). */
+export class ModelFilesError extends UserError {
+  readonly reason = 'model-files';
+  constructor(
+    readonly dir: string,
+    detail: string,
+    what = 'the saved model',
+  ) {
+    super(`${dir}: cannot load ${what} (${detail})`);
+  }
+}
