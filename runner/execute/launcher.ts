@@ -3,8 +3,10 @@
  * cores and the main thread stays free for progress and Ctrl-C. The worker receives only plain
  * data (a StageJob), never closures: a job could as well run in another process or machine.
  */
+import { dirname, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { JsonValue, Params, StageResult } from '../../stages/types.js';
+import type { Plan } from '../config/types.js';
 import type { StageErrorInfo } from './events.js';
 
 export interface InputArtifactData {
@@ -24,6 +26,10 @@ export interface StageJob {
   readonly inputLists: Readonly<Record<string, readonly InputArtifactData[]>>;
   readonly outDir: string;
   readonly backend?: string;
+  /** Absolute paths of the pipeline's plugin modules: the worker loads them to find plugin kinds and models. */
+  readonly plugins?: readonly string[];
+  /** The pipeline file's folder (StageContext.workDir). */
+  readonly workDir?: string;
 }
 
 export type WorkerMessage =
@@ -84,3 +90,10 @@ export const workerLauncher: Launcher = (job, hooks, signal) =>
     worker.on('error', (error) => finish(() => reject(new StageFailedError({ reason: 'internal', message: error.message, ...(error.stack ? { stack: error.stack } : {}) }))));
     worker.on('exit', (code) => finish(() => reject(new StageFailedError({ reason: 'internal', message: `stage thread exited with code ${code} before finishing` }))));
   });
+
+/** Adds what every job of this pipeline needs to find the user's code: plugin modules and the pipeline's folder. */
+export function withPipeline(launcher: Launcher, planned: Plan): Launcher {
+  const plugins = planned.pipeline.plugins ?? [];
+  const workDir = dirname(resolve(planned.pipeline.source.file.path));
+  return (job, hooks, signal) => launcher({ ...job, workDir, ...(plugins.length ? { plugins } : {}) }, hooks, signal);
+}

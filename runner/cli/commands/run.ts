@@ -6,7 +6,7 @@ import { acquireLock } from '../../../artifacts/lock.js';
 import { packageRoot } from '../../../stages/schema.js';
 import type { RunEvent } from '../../execute/events.js';
 import { execute } from '../../execute/executor.js';
-import { workerLauncher } from '../../execute/launcher.js';
+import { withPipeline, workerLauncher } from '../../execute/launcher.js';
 import { newRunId, writeRunRecord } from '../../execute/run-records.js';
 import { publishOutputs } from '../../execute/publish.js';
 import { selectTargets } from '../../plan/plan.js';
@@ -84,7 +84,7 @@ export async function runCommand(file: string, flags: RunFlags, write: Output): 
       store,
       jobs,
       backend,
-      launcher: workerLauncher,
+      launcher: withPipeline(workerLauncher, planned),
       emit,
       signal: controller.signal,
       ...(selection ? { selection } : {}),
