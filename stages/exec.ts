@@ -191,11 +191,12 @@ export const exec: StageDefinition = {
     }
     const seconds = (Date.now() - started) / 1000;
     const exit = outcome.code ?? (outcome.signal ? `killed by ${outcome.signal}` : 'unknown');
+    // The command as written (placeholders unexpanded) and no times: the log is one of the artifact's
+    // files, so it must not differ between two runs that produced the same outputs (early cutoff).
+    const written = argvOf(ctx.params);
     const log = [
-      `$ ${shown}`,
-      `cwd: ${workDir}`,
+      `$ ${shell ? written.join(' ') : JSON.stringify(written)}`,
       `exit code: ${exit}`,
-      `seconds: ${seconds.toFixed(3)}`,
       `--- stdout${stdout.dropped ? ` (first ${stdout.dropped} bytes dropped)` : ''} ---`,
       stdout.text(),
       `--- stderr${stderr.dropped ? ` (first ${stderr.dropped} bytes dropped)` : ''} ---`,
@@ -212,7 +213,7 @@ export const exec: StageDefinition = {
         throw new StageInputError(`exec: declared output "${out}" was not written (the command must write it under {out} / $PIPE_OUT; it wrote: ${readdirSync(ctx.outDir).join(', ') || 'nothing'})`);
       }
     }
-    // Kept with the artifact (it is one of its files: a command that prints timings changes the content hash).
+    // Kept with the artifact; a command whose output varies run to run (timings) defeats early cutoff.
     await writeFile(join(ctx.outDir, LOG_FILE), log);
     const metrics: Record<string, JsonValue> = { exit_code: 0, command_s: Number(seconds.toFixed(3)) };
     // A command may report its own figures in metrics.json (numbers and strings are shown by `pipe show`).
