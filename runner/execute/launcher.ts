@@ -6,6 +6,7 @@
 import { dirname, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { JsonValue, Params, StageResult } from '../../stages/types.js';
+import { STAGES } from '../../stages/index.js';
 import type { Plan } from '../config/types.js';
 import type { StageErrorInfo } from './events.js';
 
@@ -91,9 +92,16 @@ export const workerLauncher: Launcher = (job, hooks, signal) =>
     worker.on('exit', (code) => finish(() => reject(new StageFailedError({ reason: 'internal', message: `stage thread exited with code ${code} before finishing` }))));
   });
 
-/** Adds what every job of this pipeline needs to find the user's code: plugin modules and the pipeline's folder. */
+/** Built-in kinds that look models up by name, so they need plugin models loaded in their thread. */
+const MODEL_USERS = new Set(['train', 'evaluate']);
+
+/**
+ * Adds what a job needs to find the user's code: the pipeline's folder, and the plugin modules when
+ * the kind is a plugin's or looks models up (loading plugins costs each thread a TypeScript transpile).
+ */
 export function withPipeline(launcher: Launcher, planned: Plan): Launcher {
   const plugins = planned.pipeline.plugins ?? [];
   const workDir = dirname(resolve(planned.pipeline.source.file.path));
-  return (job, hooks, signal) => launcher({ ...job, workDir, ...(plugins.length ? { plugins } : {}) }, hooks, signal);
+  const needsPlugins = (kind: string): boolean => plugins.length > 0 && (!Object.hasOwn(STAGES, kind) || MODEL_USERS.has(kind));
+  return (job, hooks, signal) => launcher({ ...job, workDir, ...(needsPlugins(job.kind) ? { plugins } : {}) }, hooks, signal);
 }

@@ -20,8 +20,9 @@ let jiti: Jiti | undefined;
 async function loader(): Promise<Jiti> {
   if (!jiti) {
     const { createJiti } = await import('jiti');
-    // No disk cache: nothing is written next to the user's code, and a stale cache can never run old code.
-    jiti = createJiti(import.meta.url, { fsCache: false, moduleCache: true, interopDefault: true }) as Jiti;
+    // jiti's disk cache (node_modules/.cache/jiti or $TMPDIR/jiti) is keyed by each file's source hash,
+    // so an edit is never served stale; it saves every stage thread a transpile (~0.4 s per plugin).
+    jiti = createJiti(import.meta.url, { fsCache: true, moduleCache: true, interopDefault: true }) as Jiti;
   }
   return jiti;
 }
