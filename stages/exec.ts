@@ -190,13 +190,13 @@ export const exec: StageDefinition = {
       throw new StageInputError(`exec: cannot start ${argv[0] ?? ''}: ${outcome.error.message}`);
     }
     const seconds = (Date.now() - started) / 1000;
-    const exit = outcome.code ?? (outcome.signal ? `killed by ${outcome.signal}` : 'unknown');
+    const exit = outcome.code !== null ? `exit code ${outcome.code}` : `killed by ${outcome.signal ?? 'a signal'}`;
     // The command as written (placeholders unexpanded) and no times: the log is one of the artifact's
     // files, so it must not differ between two runs that produced the same outputs (early cutoff).
     const written = argvOf(ctx.params);
     const log = [
       `$ ${shell ? written.join(' ') : JSON.stringify(written)}`,
-      `exit code: ${exit}`,
+      exit,
       `--- stdout${stdout.dropped ? ` (first ${stdout.dropped} bytes dropped)` : ''} ---`,
       stdout.text(),
       `--- stderr${stderr.dropped ? ` (first ${stderr.dropped} bytes dropped)` : ''} ---`,
@@ -204,7 +204,7 @@ export const exec: StageDefinition = {
     ].join('\n');
     if (outcome.code !== 0) {
       const tail = tailLines(stderr.text()) || tailLines(stdout.text()) || 'no output';
-      throw new ExecFailedError(`exit code ${exit}; stderr: ${tail}`);
+      throw new ExecFailedError(`${exit}; stderr: ${tail}`);
     }
     for (const out of (ctx.params['outs'] ?? []) as string[]) {
       const path = resolve(ctx.outDir, out);

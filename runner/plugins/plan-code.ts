@@ -13,6 +13,9 @@ import { plan } from '../plan/plan.js';
 import { CodeHashError, codeClosure, repoPath, sha256File } from './code-hash.js';
 import { loadRegistry, repoRootOf } from './registry.js';
 
+/** Built-in kinds that call a trained model's code (predictProba) from an upstream train artifact. */
+const MODEL_USERS = new Set(['evaluate', 'explain']);
+
 export async function planWithPlugins(file: string, overrides: readonly string[]): Promise<Plan> {
   const source = await readPipelineFile(file);
   const repoRoot = repoRootOf(file);
@@ -34,8 +37,12 @@ export async function planWithPlugins(file: string, overrides: readonly string[]
   };
 
   const stages: PlannedStage[] = [];
+  // Plugin-model code upstream of each stage: `evaluate` runs the model's predictProba, so it must
+  // rerun when that code changes even if the retrained model's files came out byte-identical.
+  const modelCode = new Map<string, Record<string, string>>();
   for (const stage of planned.stages) {
-    const module = view.stageModules.get(stage.kind) ?? (stage.kind === 'train' ? view.modelModules.get(String(stage.params['model'])) : undefined);
+    const modelModule = stage.kind === 'train' ? view.modelModules.get(String(stage.params['model'])) : undefined;
+    const module = view.stageModules.get(stage.kind) ?? modelModule;
     let code: Record<string, string> | undefined;
     try {
       if (module) code = await closure(module);
@@ -44,6 +51,10 @@ export async function planWithPlugins(file: string, overrides: readonly string[]
       if (!(error instanceof CodeHashError)) throw error;
       diagnostics.push({ severity: 'error', message: `stage "${stage.name}": ${error.message}`, ...at(stage, ['kind']) });
     }
+    const upstream: Record<string, string> = modelModule && code ? { ...code } : {};
+    for (const dep of planned.dependencies.get(stage.name) ?? []) Object.assign(upstream, modelCode.get(dep));
+    modelCode.set(stage.name, upstream);
+    if (MODEL_USERS.has(stage.kind) && Object.keys(upstream).length) code = { ...upstream, ...code };
     stages.push(code ? { ...stage, code } : stage);
   }
   if (diagnostics.length) throw new PipelineInvalidError(diagnostics);

@@ -73,7 +73,7 @@ describe('plugins and exec stages', () => {
     const dir = join(rig.dir, '.pipe', 'artifacts', shout.key.slice(0, 2), shout.key);
     expect(await readFile(join(dir, 'loud.txt'), 'utf8')).toBe('HELLO WORLD\n');
     const log = await readFile(join(dir, 'exec.log'), 'utf8');
-    expect(log).toContain('exit code: 0');
+    expect(log).toContain('exit code 0');
     expect(log).toContain('{inputs.text}/hello.txt');
   });
 
@@ -148,6 +148,50 @@ describe('plugins and exec stages', () => {
     // The killed sleep may be a zombie for a moment until init reaps it.
     for (let i = 0; i < 100 && alive(); i++) await new Promise((r) => setTimeout(r, 50));
     expect(alive()).toBe(false);
+  });
+
+  it('a plugin model: evaluate reruns when the model code changes, even if the trained files are identical', async () => {
+    const model = (comment: string): string => `import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+// A class-prior model: every image gets the training class frequencies. ${comment}
+const trained = (prior: number[]) => ({
+  backend: 'js',
+  async predictProba(_x: Float32Array, shape: readonly number[]) {
+    const out = new Float32Array((shape[0] ?? 0) * prior.length);
+    for (let i = 0; i < out.length; i++) out[i] = prior[i % prior.length] ?? 0;
+    return out;
+  },
+  async save(dir: string) { writeFileSync(join(dir, 'prior.json'), JSON.stringify(prior)); },
+});
+export const prior = {
+  name: 'prior', version: 1, input: 'flat', description: 'class frequencies', schema: { type: 'object', properties: {} },
+  async fit(train: { y: Uint8Array; numClasses: number }) {
+    const counts = new Array(train.numClasses).fill(0);
+    for (const c of train.y) counts[c]++;
+    return trained(counts.map((n) => n / train.y.length));
+  },
+  async load(dir: string) { return trained(JSON.parse(readFileSync(join(dir, 'prior.json'), 'utf8'))); },
+};
+`;
+    await rig.write('plugins/prior.ts', model('v1'));
+    await rig.write(
+      'model.yaml',
+      `plugins: [./plugins/prior.ts]
+stages:
+  load: { kind: load, params: { train_limit: 300, test_limit: 100 } }
+  normalize: { kind: normalize, inputs: { data: load } }
+  flatten: { kind: flatten, inputs: { data: normalize } }
+  split: { kind: split, inputs: { data: flatten } }
+  train: { kind: train, inputs: { data: split }, params: { model: prior } }
+  evaluate: { kind: evaluate, inputs: { model: train, data: split } }
+`,
+    );
+    const first = await rig.pipe(['run', 'model.yaml', '--json']);
+    expect(first.code, first.stderr + first.stdout.slice(-1500)).toBe(0);
+    await rig.write('plugins/prior.ts', model('v2: same files, new code'));
+    expect(await status('model.yaml')).toMatchObject({ train: 'code-changed plugins/prior.ts', evaluate: 'upstream-stale train', split: 'fresh' });
+    const second = await rig.pipe(['run', 'model.yaml', '--json']);
+    expect(byStatus(rig.events(second), 'stage-done')).toEqual(['evaluate', 'train']);
   });
 
   it('every plugin or exec problem is a located error without a stack trace', async () => {
