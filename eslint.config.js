@@ -4,7 +4,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'test/.tmp/**', 'reports/**', '**/*.js', '**/*.mjs', 'vitest.config.ts'] },
+  { ignores: ['dist/**', 'node_modules/**', 'test/.tmp/**', 'reports/**', '**/*.js', '**/*.mjs', 'vitest.config.ts', 'pipelines/**'] },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {

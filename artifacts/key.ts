@@ -19,6 +19,12 @@ export interface KeyRecord {
   readonly inputs: Readonly<Record<string, string | readonly string[]>>;
   /** External files the stage reads (e.g. the IDX files), name → sha256. */
   readonly files: Readonly<Record<string, string>>;
+  /**
+   * Users' own code (plugin modules and every local file they import, exec `deps`), path relative to
+   * the pipeline's repository → sha256, and `npm:<package>` → installed version. Present only for
+   * plugin and exec stages, so built-in stages' keys are unchanged.
+   */
+  readonly code?: Readonly<Record<string, string>>;
 }
 
 export function keyHash(record: KeyRecord): KeyHash {
@@ -33,6 +39,7 @@ export type StaleReason =
   | { readonly code: 'param-changed'; readonly path: string; readonly from: JsonValue | undefined; readonly to: JsonValue | undefined }
   | { readonly code: 'input-changed'; readonly input: string }
   | { readonly code: 'file-changed'; readonly file: string }
+  | { readonly code: 'code-changed'; readonly file: string }
   | { readonly code: 'upstream-stale'; readonly stage: string }
   | { readonly code: 'output-missing'; readonly detail: string }
   | { readonly code: 'forced' };
@@ -51,6 +58,8 @@ export function formatReason(reason: StaleReason): string {
       return `input-changed ${reason.input}`;
     case 'file-changed':
       return `file-changed ${reason.file}`;
+    case 'code-changed':
+      return `code-changed ${reason.file}`;
     case 'upstream-stale':
       return `upstream-stale ${reason.stage}`;
     case 'output-missing':
@@ -77,6 +86,11 @@ export function explainChange(previous: KeyRecord, current: KeyRecord): StaleRea
   }
   for (const name of union(previous.files, current.files)) {
     if (previous.files[name] !== current.files[name]) reasons.push({ code: 'file-changed', file: name });
+  }
+  const before = previous.code ?? {};
+  const now = current.code ?? {};
+  for (const name of union(before, now)) {
+    if (before[name] !== now[name]) reasons.push({ code: 'code-changed', file: name });
   }
   return reasons;
 }

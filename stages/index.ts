@@ -1,6 +1,7 @@
 /** The stage registry: one line per stage kind. Stage modules load heavy libraries lazily inside run(). */
 import type { StageDefinition } from './types.js';
 import { evaluate } from './evaluate.js';
+import { exec } from './exec.js';
 import { explain } from './explain.js';
 import { flatten } from './flatten.js';
 import { inspect } from './inspect.js';
@@ -26,4 +27,5 @@ export const STAGES: Readonly<Record<string, StageDefinition>> = {
   evaluate,
   explain,
   report,
+  exec,
 };

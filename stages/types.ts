@@ -55,6 +55,8 @@ export interface StageContext {
   log(message: string): void;
   /** Backend forced by the pipeline/CLI (`tensorflow` | `wasm` | `cpu`), if any. */
   readonly backend?: string;
+  /** Directory of the pipeline file: relative paths in params (e.g. exec's `cmd`) resolve against it. */
+  readonly workDir?: string;
 }
 
 export interface StageResult {
@@ -78,6 +80,8 @@ export interface StageDefinition {
   readonly version: number;
   readonly description: string;
   readonly inputs: readonly StageInputSpec[];
+  /** Accepts inputs under any name besides the declared ones (single, optional), e.g. `exec`. */
+  readonly openInputs?: boolean;
   /** Params schema; for `train`, model-specific params are validated by the model's schema as well. */
   readonly schema: JsonSchema;
   /**

@@ -2,10 +2,9 @@
 import { resolve } from 'node:path';
 import { LocalStore, type ArtifactStore } from '../../artifacts/store.js';
 import { STAGES } from '../../stages/index.js';
-import { loadPipeline } from '../config/load.js';
 import type { BackendChoice, Plan } from '../config/types.js';
 import { lastSuccessful, readRunRecords, type StageRecord } from '../execute/run-records.js';
-import { plan } from '../plan/plan.js';
+import { planWithPlugins } from '../plugins/plan-code.js';
 import { UsageError } from './usage-error.js';
 
 export interface CommonFlags {
@@ -24,9 +23,9 @@ export function isManyInput(kind: string, input: string): boolean {
   return STAGES[kind]?.inputs.find((i) => i.name === input)?.many === true;
 }
 
+/** Loads, validates and plans a pipeline file, with its plugins and the hashes of users' code. */
 export async function planFile(file: string, flags: CommonFlags): Promise<Plan> {
-  const config = await loadPipeline(file, { overrides: flags.set ?? [], isManyInput, ...(flags.maxVariants !== undefined ? { maxVariants: flags.maxVariants } : {}) });
-  return plan(config, STAGES);
+  return planWithPlugins(file, flags.set ?? [], flags.maxVariants);
 }
 
 export function storeRoot(flags: CommonFlags, fromPipeline?: string): string {

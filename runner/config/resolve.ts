@@ -122,7 +122,7 @@ function resolveInputs(
   let ok = true;
   const declared = definition.inputs.map((i) => i.name);
   for (const [input, written] of Object.entries(stage.inputs)) {
-    const spec = definition.inputs.find((i) => i.name === input);
+    const spec = definition.inputs.find((i) => i.name === input) ?? (definition.openInputs ? { name: input, required: false, description: '' } : undefined);
     const path = [...stage.path, 'inputs', input];
     if (!spec) {
       ok = false;

@@ -43,6 +43,8 @@ export interface PipelineConfig {
   readonly source: ParsedSource;
   /** Problems found while loading that do not stop planning; the planner reports them with its own. */
   readonly diagnostics: readonly Diagnostic[];
+  /** Absolute paths of the `plugins:` modules (loaded again in each stage's worker thread). */
+  readonly plugins?: readonly string[];
 }
 
 export interface PlannedInput {
@@ -63,6 +65,8 @@ export interface PlannedStage {
   readonly inputs: Readonly<Record<string, PlannedInput>>;
   readonly variant?: Readonly<Record<string, JsonValue>>;
   readonly path: JsonPath;
+  /** Hashes of the user's code this stage runs (plugin modules, exec deps); joins the key as `code`. */
+  readonly code?: Readonly<Record<string, string>>;
 }
 
 /** A validated, acyclic stage graph. Only `plan()` produces one; the executor accepts nothing else. */

@@ -16,5 +16,5 @@ export async function externalFileHashes(stage: PlannedStage, memo: FileHashMemo
  */
 export function keyRecordFor(stage: PlannedStage, inputHashes: Record<string, string | string[]>, files: Record<string, string>, backend: string): KeyRecord {
   const params = stage.definition.usesBackend ? { ...stage.params, __backend: backend } : stage.params;
-  return { format: KEY_FORMAT, kind: stage.kind, impl: stage.impl, params, inputs: inputHashes, files };
+  return { format: KEY_FORMAT, kind: stage.kind, impl: stage.impl, params, inputs: inputHashes, files, ...(stage.code ? { code: stage.code } : {}) };
 }

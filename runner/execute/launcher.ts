@@ -24,6 +24,10 @@ export interface StageJob {
   readonly inputLists: Readonly<Record<string, readonly InputArtifactData[]>>;
   readonly outDir: string;
   readonly backend?: string;
+  /** Absolute paths of the pipeline's plugin modules: the worker loads them to find plugin kinds and models. */
+  readonly plugins?: readonly string[];
+  /** The pipeline file's folder (StageContext.workDir). */
+  readonly workDir?: string;
 }
 
 export type WorkerMessage =

@@ -4,10 +4,13 @@
  * process, `queueRunner` (runner/queue/) on a `pipe worker` somewhere else. Both end with the
  * artifact committed to the store under the stage's key.
  */
+import { dirname, resolve } from 'node:path';
 import type { KeyHash } from '../../artifacts/hash.js';
 import type { KeyRecord } from '../../artifacts/key.js';
 import type { ArtifactStore, Manifest } from '../../artifacts/store.js';
 import type { JsonValue, Params } from '../../stages/types.js';
+import { STAGES } from '../../stages/index.js';
+import type { Plan } from '../config/types.js';
 import type { InputArtifactData, LaunchHooks, Launcher } from './launcher.js';
 
 /** One input artifact as a job names it: by the stage that made it and its key, never by path. */
@@ -29,6 +32,10 @@ export interface StageWork {
   readonly inputRefs: Manifest['inputs'];
   readonly backend?: string;
   readonly environment: Readonly<Record<string, string>>;
+  /** The pipeline file's folder (StageContext.workDir). A worker elsewhere needs the repo at the same path. */
+  readonly workDir?: string;
+  /** Absolute paths of the plugin modules the stage's thread must load (plugin kinds and models). */
+  readonly plugins?: readonly string[];
 }
 
 export interface RunHooks extends LaunchHooks {
@@ -87,7 +94,17 @@ export function localRunner(store: ArtifactStore, launcher: Launcher): StageRunn
       const tempDir = await store.createTemp(work.key);
       try {
         const result = await launcher(
-          { stage: work.stage, kind: work.kind, params: work.params, inputs, inputLists, outDir: tempDir, ...(work.backend !== undefined ? { backend: work.backend } : {}) },
+          {
+            stage: work.stage,
+            kind: work.kind,
+            params: work.params,
+            inputs,
+            inputLists,
+            outDir: tempDir,
+            ...(work.backend !== undefined ? { backend: work.backend } : {}),
+            ...(work.workDir !== undefined ? { workDir: work.workDir } : {}),
+            ...(work.plugins !== undefined ? { plugins: work.plugins } : {}),
+          },
           hooks,
           signal,
         );
@@ -113,4 +130,18 @@ export function localRunner(store: ArtifactStore, launcher: Launcher): StageRunn
       }
     },
   };
+}
+
+/** Built-in kinds that look models up by name, so they need plugin models loaded in their thread. */
+const MODEL_USERS = new Set(['train', 'evaluate']);
+
+/**
+ * Adds what a stage needs to find the user's code: the pipeline's folder, and the plugin modules when
+ * the kind is a plugin's or looks models up (loading plugins costs each thread a TypeScript transpile).
+ */
+export function withPipelineWork(runner: StageRunner, planned: Plan): StageRunner {
+  const plugins = planned.pipeline.plugins ?? [];
+  const workDir = dirname(resolve(planned.pipeline.source.file.path));
+  const needsPlugins = (kind: string): boolean => plugins.length > 0 && (!Object.hasOwn(STAGES, kind) || MODEL_USERS.has(kind));
+  return { run: (work, hooks, signal) => runner.run({ ...work, workDir, ...(needsPlugins(work.kind) ? { plugins } : {}) }, hooks, signal) };
 }

@@ -2,6 +2,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { STAGES } from '../../stages/index.js';
 import type { StageContext } from '../../stages/types.js';
+import { loadDefinitions } from '../plugins/import.js';
+import { installModels } from '../plugins/registry.js';
 import { toInputArtifact } from './input-artifact.js';
 import { errorInfo } from './error-info.js';
 import type { StageJob, WorkerMessage } from './launcher.js';
@@ -15,7 +17,13 @@ port?.on('message', (message: { type: string }) => {
 });
 
 async function main(): Promise<void> {
-  const definition = STAGES[job.kind];
+  let definition = STAGES[job.kind];
+  if (job.plugins?.length) {
+    // This thread's own registry view: plugin kinds, and plugin models for train/evaluate/explain.
+    const loaded = await loadDefinitions(job.plugins);
+    installModels(loaded.models);
+    definition = loaded.stages.find((s) => s.kind === job.kind) ?? definition;
+  }
   if (!definition) throw new Error(`unknown stage kind ${job.kind}`);
   // Throttle progress messages: a fast loop must not flood the main thread.
   let lastProgress = 0;
@@ -34,6 +42,7 @@ async function main(): Promise<void> {
     },
     log: (message) => send({ type: 'log', message }),
     ...(job.backend !== undefined ? { backend: job.backend } : {}),
+    ...(job.workDir !== undefined ? { workDir: job.workDir } : {}),
   };
   const result = await definition.run(ctx);
   send({ type: 'done', result });

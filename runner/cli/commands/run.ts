@@ -9,7 +9,7 @@ import { installedVersions } from '../../../stages/versions.js';
 import type { RunEvent } from '../../execute/events.js';
 import { execute } from '../../execute/executor.js';
 import { workerLauncher } from '../../execute/launcher.js';
-import { localRunner } from '../../execute/stage-runner.js';
+import { localRunner, withPipelineWork } from '../../execute/stage-runner.js';
 import { checkRedis, queueUrl } from '../../queue/connection.js';
 import { queueRunner } from '../../queue/queue-runner.js';
 import { newRunId, writeRunRecord } from '../../execute/run-records.js';
@@ -114,7 +114,7 @@ export async function runCommand(file: string, flags: RunFlags, write: Output): 
       store,
       jobs,
       backend,
-      runner: queued ?? localRunner(store, workerLauncher),
+      runner: withPipelineWork(queued ?? localRunner(store, workerLauncher), planned),
       emit,
       signal: controller.signal,
       ...(selection ? { selection } : {}),
