@@ -32,10 +32,11 @@ const USAGE = `usage: pipe <command> [options]
   config render <file.yaml>  resolved params with their origin (--stage NAME)
   compare <file.yaml>        sweep variants: varying params and metrics (--sort METRIC [--asc], --format table|json|csv|markdown)
   best <file.yaml>           the best variant: --metric NAME [--max|--min] [--json]
-  predict <model> image…     classify PNG/JPEG files with a trained model (a train/select stage
-                             name or artifact hash); prints the top classes (--top N, --json)
+  predict <model> image…     classify PNG/JPEG files with a trained model (a train/select stage,
+                             FILE.yaml:STAGE, or artifact hash); prints the top classes (--top N, --json,
+                             --pipeline FILE, --save-preprocessed DIR: the 28×28 images the model saw)
   ls                         artifacts in the store (--json)
-  show <stage|hash>          an artifact's manifest, metrics and files (--json)
+  show <stage|hash>          an artifact's manifest, metrics and files (--json, --pipeline FILE; or FILE.yaml:STAGE)
   gc [files…]                list unreferenced artifacts; delete them with --yes
       --keep-last N          also keep what the last N runs of each pipeline used (default 1)
       --keep-recent 24h      also keep artifacts created within this time
@@ -60,6 +61,8 @@ const OPTIONS = {
   max: { type: 'boolean' },
   min: { type: 'boolean' },
   top: { type: 'string' },
+  pipeline: { type: 'string' },
+  'save-preprocessed': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -113,12 +116,12 @@ async function dispatch(argv: readonly string[]): Promise<number> {
     case 'show': {
       const target = rest[0];
       if (!target) throw new UsageError('pipe show needs a stage name or an artifact hash (see pipe ls)');
-      return showCommand(target, { ...common, json: values.json === true }, write);
+      return showCommand(target, { ...common, json: values.json === true, ...(values.pipeline !== undefined ? { pipeline: values.pipeline } : {}) }, write);
     }
     case 'predict': {
       const [target, ...images] = rest;
       if (!target) throw new UsageError('pipe predict needs a model (train stage name or artifact hash) and image files');
-      return predictCommand(target, images, { ...common, json: values.json === true, ...(values.top !== undefined ? { top: values.top } : {}) }, write);
+      return predictCommand(target, images, { ...common, json: values.json === true, ...(values.top !== undefined ? { top: values.top } : {}), ...(values.pipeline !== undefined ? { pipeline: values.pipeline } : {}), ...(values['save-preprocessed'] !== undefined ? { savePreprocessed: values['save-preprocessed'] } : {}) }, write);
     }
     case 'gc':
       return gcCommand({ ...common, files: rest, yes: values.yes === true, ...(values['keep-last'] !== undefined ? { keepLast: values['keep-last'] } : {}), ...(values['keep-recent'] !== undefined ? { keepRecent: values['keep-recent'] } : {}) }, write);

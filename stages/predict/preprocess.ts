@@ -208,6 +208,25 @@ function fitBackground(rgb: Float32Array, w: number, h: number): BackgroundModel
   return { coef, noise };
 }
 
+/** 95th percentile of border residuals from `model` in `data`, ignoring object pixels on the border. */
+function borderNoise(data: Float32Array, w: number, h: number, model: Pick<BackgroundModel, 'coef'>): number {
+  const ring = ringOf(w, h);
+  const residuals: number[] = [];
+  const step = Math.max(1, Math.floor((2 * (w + h) * ring) / 20000));
+  let count = 0;
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      if (y >= ring && y < h - ring && x >= ring && x < w - ring) x = w - ring;
+      if (x >= w || count++ % step !== 0) continue;
+      residuals.push(distance(data, y * w + x, model, w > 1 ? (2 * x) / (w - 1) - 1 : 0, h > 1 ? (2 * y) / (h - 1) - 1 : 0));
+    }
+  }
+  residuals.sort((a, b) => a - b);
+  const cut = Math.max(TRIM_TOLERANCE, 3 * residuals[Math.floor(residuals.length / 2)]!);
+  const inliers = residuals.filter((d) => d <= cut);
+  return inliers.length ? inliers[Math.floor(0.95 * (inliers.length - 1))]! : 0;
+}
+
 /** RGB distance of pixel i from the background model, normalised so black↔white is 1. */
 function distance(rgb: Float32Array, i: number, model: Pick<BackgroundModel, 'coef'>, u: number, v: number): number {
   let s = 0;
@@ -312,12 +331,43 @@ export function sharpen(pixels: Float32Array, amount = SHARPEN_AMOUNT): Float32A
   return out;
 }
 
+/**
+ * Separable box blur per channel. The object mask is found on this, so per-pixel sensor and JPEG
+ * noise averages out instead of scattering "object" specks over the whole page.
+ */
+function boxBlur(rgb: Float32Array, w: number, h: number, r: number): Float32Array {
+  // Running sums: O(pixels) whatever the radius, so 12-MP photos stay fast.
+  const pass = (src: Float32Array, len: number, lines: number, at: (line: number, k: number) => number): Float32Array => {
+    const dst = new Float32Array(src.length);
+    for (let line = 0; line < lines; line++) {
+      for (let c = 0; c < 3; c++) {
+        let sum = 0;
+        for (let k = 0; k <= Math.min(len - 1, r); k++) sum += src[at(line, k) * 3 + c]!;
+        for (let k = 0; k < len; k++) {
+          const lo = Math.max(0, k - r);
+          const hi = Math.min(len - 1, k + r);
+          dst[at(line, k) * 3 + c] = sum / (hi - lo + 1);
+          if (k + r + 1 < len) sum += src[at(line, k + r + 1) * 3 + c]!;
+          if (k - r >= 0) sum -= src[at(line, k - r) * 3 + c]!;
+        }
+      }
+    }
+    return dst;
+  };
+  const rows = pass(rgb, w, h, (y, x) => y * w + x);
+  return pass(rows, h, w, (x, y) => y * w + x);
+}
+
 function photo(img: DecodedImage, options: PreprocessOptions): PreprocessedImage {
   const { width: w, height: h } = img;
   const n = w * h;
   const rgb = toRgb(img);
-  const model = fitBackground(rgb, w, h);
+  // Blur radius grows with the image (about 1/150 of the shorter side): small images stay sharp.
+  const smooth = Math.min(w, h) >= 64 ? boxBlur(rgb, w, h, Math.max(1, Math.round(Math.min(w, h) / 150))) : rgb;
+  const model = fitBackground(smooth, w, h);
   const threshold = Math.max(TRIM_TOLERANCE, 1.5 * model.noise);
+  // Per-pixel test on the unblurred image (exact edges), gated by the blurred one (no noise specks).
+  const rawThreshold = smooth === rgb ? threshold : Math.max(TRIM_TOLERANCE, 1.5 * borderNoise(rgb, w, h, model));
 
   // Light background (mean over the image of the model's luminance) → dark objects: negate.
   const bgLumCentre = lumOf(bgAt(model, 0, 0, 0), bgAt(model, 0, 0, 1), bgAt(model, 0, 0, 2));
@@ -333,14 +383,15 @@ function photo(img: DecodedImage, options: PreprocessOptions): PreprocessedImage
     for (let x = 0; x < w; x++) {
       const u = w > 1 ? (2 * x) / (w - 1) - 1 : 0;
       const i = y * w + x;
-      const d = distance(rgb, i, model, u, v);
+      const d = distance(smooth, i, model, u, v);
       dist[i] = d;
+      const raw = distance(rgb, i, model, u, v);
       const lum = lumOf(rgb[i * 3]!, rgb[i * 3 + 1]!, rgb[i * 3 + 2]!);
       const bgLum = lumOf(bgAt(model, u, v, 0), bgAt(model, u, v, 1), bgAt(model, u, v, 2));
       // The dataset's negation: darker than the page is brighter in the output (lighter on a dark page).
       const signed = inverted ? bgLum - lum : lum - bgLum;
-      intensity[i] = Math.max(signed, COLOUR_WEIGHT * d, 0) / headroom;
-      if (d > threshold) {
+      intensity[i] = Math.max(signed, COLOUR_WEIGHT * raw, 0) / headroom;
+      if (raw > rawThreshold && d > threshold / 2) {
         mask[i] = 1;
         found++;
       }
