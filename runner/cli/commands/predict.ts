@@ -1,21 +1,15 @@
 /**
  * `pipe predict <model> image…`: classifies PNG/JPEG files with a trained model from the store,
  * after converting each to the dataset's form (stages/predict/preprocess.ts) and to the features
- * the model was trained on (the pipeline's `normalize` scaling, and its `pca` projection if any).
+ * the model was trained on (stages/predict/classifier.ts).
  *
  * Every file gets its own line: a file that cannot be read or decoded, or shows no object, is
  * reported by name and the others are still predicted; the exit code is 1 if any file got no class.
  */
-import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { PNG } from 'pngjs';
-import type { LocalStore, Manifest } from '../../../artifacts/store.js';
-import { CLASS_NAMES } from '../../../stages/data/fashion-mnist.js';
-import { getModel } from '../../../stages/models/index.js';
-import { loadPca, pcaTransform } from '../../../stages/models/pca.js';
-import { trainedModelName } from '../../../stages/models/trained-name.js';
-import { TRANSFORM_DIR } from '../../../stages/pca.js';
+import { loadClassifier, modelNameOf } from '../../../stages/predict/classifier.js';
 import { preprocessImage, SIZE, type Box, type PreprocessedImage } from '../../../stages/predict/preprocess.js';
 import { openStore, storeRoot, type CommonFlags } from '../context.js';
 import type { Output } from '../run-logger.js';
@@ -37,40 +31,6 @@ export type Prediction =
   | { readonly file: string; readonly status: 'ok'; readonly top: ReadonlyArray<{ readonly class: string; readonly index: number; readonly probability: number }>; readonly preprocess: Preprocessing }
   | { readonly file: string; readonly status: 'no-object'; readonly error: string; readonly preprocess: Preprocessing }
   | { readonly file: string; readonly status: 'error'; readonly error: string };
-
-/** How the pipeline's `normalize` stage mapped uint8 pixels v to features: (v − offset)·scale. */
-interface Scaling {
-  readonly offset: number;
-  readonly scale: number;
-}
-
-/**
- * Walks the model's inputs back to the `normalize` stage that fed it, so a model trained on
- * standardised pixels gets standardised pixels here too (not [0,1]).
- */
-async function inputScaling(store: LocalStore, manifest: Manifest): Promise<Scaling> {
-  const byContent = new Map<string, Manifest>();
-  for (const key of await store.keys()) {
-    const m = await store.readManifest(key);
-    if (m) byContent.set(m.content_hash, m);
-  }
-  const queue: Manifest[] = [manifest];
-  const seen = new Set<string>();
-  while (queue.length) {
-    const m = queue.shift()!;
-    if (seen.has(m.content_hash)) continue;
-    seen.add(m.content_hash);
-    if (m.kind === 'normalize') {
-      const { offset, scale } = m.metrics;
-      if (typeof offset === 'number' && typeof scale === 'number') return { offset, scale };
-    }
-    for (const ref of Object.values(m.inputs).flatMap((r) => (Array.isArray(r) ? r : [r]))) {
-      const parent = byContent.get((ref as { content_hash: string }).content_hash);
-      if (parent) queue.push(parent);
-    }
-  }
-  return { offset: 0, scale: 1 / 255 }; // the `normalize` default: x/255
-}
 
 function summary(image: PreprocessedImage, saved?: string): Preprocessing {
   return { path: image.path, source: image.source, box: image.box, inverted: image.inverted, background: image.background, confidence: image.confidence, ...(saved ? { saved } : {}) };
@@ -114,13 +74,10 @@ export async function predictCommand(
   const key = await resolveArtifact(target, root, store, flags.pipeline === undefined ? {} : { pipeline: flags.pipeline });
   const manifest = await store.readManifest(key);
   const dir = store.artifactDir(key);
-  const modelName = manifest ? trainedModelName({ params: manifest.key_record.params, metrics: manifest.metrics }) : undefined;
-  if (!manifest || modelName === undefined || !existsSync(join(dir, 'model'))) {
+  if (!manifest || modelNameOf(manifest, dir) === undefined) {
     throw new UsageError(`"${target}" (${manifest?.stage ?? key.slice(0, 12)}, kind ${manifest?.kind ?? '?'}) is not a trained model; give a train or select stage, or its artifact hash (see pipe ls)`);
   }
-  const def = getModel(modelName);
-  const classes = existsSync(join(dir, 'classes.json')) ? (JSON.parse(await readFile(join(dir, 'classes.json'), 'utf8')) as string[]) : CLASS_NAMES;
-  const scaling = await inputScaling(store, manifest);
+  const modelName = modelNameOf(manifest, dir)!;
   if (flags.savePreprocessed) await mkdir(flags.savePreprocessed, { recursive: true });
 
   // Each file on its own: one bad upload must not cost the others their answer.
@@ -155,32 +112,19 @@ export async function predictCommand(
 
   let backend = 'none';
   if (ready.length > 0) {
-    const trained = await def.load(join(dir, 'model'));
-    backend = trained.backend;
+    const classifier = await loadClassifier(store, manifest);
+    backend = classifier.backend;
     try {
-      const n = ready.length;
-      const x = new Float32Array(n * SIZE * SIZE);
-      // The same arithmetic as `normalize` on the uint8 value, so dataset images give identical features.
-      ready.forEach((r, i) => r.image.pixels.forEach((p, j) => (x[i * SIZE * SIZE + j] = (Math.round(p * 255) - scaling.offset) * scaling.scale)));
-      let features: Float32Array = x;
-      let shape = def.input === 'image' ? [n, SIZE, SIZE, 1] : [n, SIZE * SIZE];
-      // A model trained after a `pca` stage expects the projected features: apply the same projection.
-      const transform = join(dir, TRANSFORM_DIR);
-      if (def.input === 'flat' && existsSync(join(transform, 'pca.json'))) {
-        const projection = await loadPca(transform);
-        features = await pcaTransform(projection, x, n);
-        shape = [n, projection.k];
-      }
-      const proba = await trained.predictProba(features, shape);
-      const k = proba.length / n;
+      const proba = await classifier.predict(ready.map((r) => r.image.pixels));
+      const k = proba.length / ready.length;
       ready.forEach((r, i) => {
-        const row = Array.from(proba.subarray(i * k, (i + 1) * k), (probability, index) => ({ index, probability, class: classes[index] ?? String(index) }));
+        const row = Array.from(proba.subarray(i * k, (i + 1) * k), (probability, index) => ({ index, probability, class: classifier.classes[index] ?? String(index) }));
         row.sort((a, b) => b.probability - a.probability || a.index - b.index);
         const done = results[r.index]!;
         if (done.status === 'ok') results[r.index] = { ...done, top: row.slice(0, topK) };
       });
     } finally {
-      trained.dispose?.();
+      classifier.dispose();
     }
   }
 
