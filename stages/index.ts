@@ -1,5 +1,6 @@
 /** The stage registry: one line per stage kind. Stage modules load heavy libraries lazily inside run(). */
 import type { StageDefinition } from './types.js';
+import { augment } from './augment.js';
 import { evaluate } from './evaluate.js';
 import { explain } from './explain.js';
 import { flatten } from './flatten.js';
@@ -20,6 +21,7 @@ export const STAGES: Readonly<Record<string, StageDefinition>> = {
   reshape,
   flatten,
   split,
+  augment,
   pca,
   train,
   select,

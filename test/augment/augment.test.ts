@@ -1,0 +1,96 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readNpy } from '../../artifacts/npy.js';
+import { perturb, type AugmentParams } from '../../stages/augment.js';
+import { packageRoot } from '../../stages/schema.js';
+import { mulberry32 } from '../../stages/util/random.js';
+import { makeRig, type Rig } from '../e2e/rig.js';
+
+const raw = gunzipSync(readFileSync(join(packageRoot(), 'data/fashion-mnist/t10k-images-idx3-ubyte.gz'))).subarray(16);
+const image = Float32Array.from(raw.subarray(0, 784), (v) => v / 255);
+const DEFAULTS: AugmentParams = { shift: 2, scale: [0.9, 1.05], gamma: [0.6, 1.6], background: 0.08, noise: 0.03 };
+
+describe('perturb', () => {
+  it('is the identity with every effect off', () => {
+    const out = new Float32Array(784);
+    perturb(image, out, { shift: 0, scale: [1, 1], gamma: [1, 1], background: 0, noise: 0 }, mulberry32(1));
+    for (let i = 0; i < 784; i++) expect(out[i]).toBeCloseTo(image[i]!, 5);
+  });
+
+  it('is deterministic per seed, differs across seeds, and stays in [0,1]', () => {
+    const draw = (seed: number) => {
+      const out = new Float32Array(784);
+      perturb(image, out, DEFAULTS, mulberry32(seed));
+      return out;
+    };
+    expect(draw(7)).toEqual(draw(7));
+    expect(draw(7)).not.toEqual(draw(8));
+    for (const v of draw(9)) expect(v >= 0 && v <= 1).toBe(true);
+  });
+
+  it('shifts the object by up to `shift` pixels', () => {
+    const mass = (p: Float32Array) => {
+      let t = 0;
+      let cx = 0;
+      for (let i = 0; i < 784; i++) {
+        t += p[i]!;
+        cx += (i % 28) * p[i]!;
+      }
+      return cx / t;
+    };
+    const moves = Array.from({ length: 20 }, (_, seed) => {
+      const out = new Float32Array(784);
+      perturb(image, out, { shift: 3, scale: [1, 1], gamma: [1, 1], background: 0, noise: 0 }, mulberry32(seed));
+      return mass(out) - mass(image);
+    });
+    expect(Math.max(...moves.map(Math.abs))).toBeLessThanOrEqual(3.2);
+    expect(Math.max(...moves.map(Math.abs))).toBeGreaterThan(1);
+  });
+});
+
+describe('augment stage', () => {
+  let rig: Rig;
+  beforeAll(async () => {
+    rig = await makeRig();
+  });
+  afterAll(async () => rig.cleanup());
+
+  it('adds perturbed copies of x_train only; a model trains on it; standardised pixels are refused by name', async () => {
+    await rig.write('aug.yaml', `name: aug
+stages:
+  load: { kind: load, params: { train_limit: 400, test_limit: 100 } }
+  normalize: { kind: normalize, inputs: { data: load } }
+  flatten: { kind: flatten, inputs: { data: normalize } }
+  split: { kind: split, inputs: { data: flatten }, params: { validation: 0.25 } }
+  augment: { kind: augment, inputs: { data: split }, params: { copies: 2, seed: 3 } }
+  train: { kind: train, inputs: { data: augment }, params: { model: logistic-regression, epochs: 2 } }
+`);
+    const run = await rig.pipe(['run', 'aug.yaml']);
+    expect(run.code, run.stderr).toBe(0);
+    const show = async (stage: string) => JSON.parse((await rig.pipe(['show', stage, '--json'])).stdout) as { dir: string; metrics: Record<string, number>; files: Record<string, { sha256: string }> };
+    const [split, augmented] = [await show('split'), await show('augment')];
+    expect(augmented.metrics['train_count']).toBe(900);
+    for (const file of ['x_val.npy', 'y_val.npy', 'x_test.npy', 'y_test.npy']) expect(augmented.files[file]?.sha256).toBe(split.files[file]?.sha256);
+    const x = await readNpy(join(augmented.dir, 'x_train.npy'));
+    const y = await readNpy(join(augmented.dir, 'y_train.npy'));
+    const original = await readNpy(join(split.dir, 'x_train.npy'));
+    expect(x.shape).toEqual([900, 784]);
+    expect(Array.from(y.data.subarray(300, 600))).toEqual(Array.from(y.data.subarray(0, 300)));
+    expect(Array.from(x.data.subarray(0, 784))).toEqual(Array.from(original.data.subarray(0, 784)));
+    expect(Array.from(x.data.subarray(300 * 784, 301 * 784))).not.toEqual(Array.from(original.data.subarray(0, 784)));
+
+    await rig.write('bad.yaml', `name: bad
+stages:
+  load: { kind: load, params: { train_limit: 100, test_limit: 10 } }
+  normalize: { kind: normalize, inputs: { data: load }, params: { method: standardize } }
+  split: { kind: split, inputs: { data: normalize } }
+  augment: { kind: augment, inputs: { data: split } }
+`);
+    const bad = await rig.pipe(['run', 'bad.yaml']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr + bad.stdout).toContain('augment needs pixels in [0,1] but split/x_train.npy spans');
+    expect(bad.stderr).not.toMatch(/\n\s+at /);
+  });
+});
