@@ -133,24 +133,45 @@ function toRgb(img: DecodedImage): Float32Array {
   return rgb;
 }
 
-/** Background colour as a plane per channel: value = a + b·u + c·v with u, v ∈ [-1, 1]. */
+/**
+ * Background colour per channel as a quadratic surface in u, v ∈ [-1, 1] (terms 1, u, v, u², v², uv):
+ * a plane covers a gradient, the squares a vignette or a sweep of studio paper.
+ */
 interface BackgroundModel {
-  readonly coef: Float64Array; // [channel*3 + (a|b|c)]
+  readonly coef: Float64Array; // [channel * TERMS + term]
   /** Typical RGB distance of border background pixels from the model (noise level). */
   readonly noise: number;
 }
 
-function bgAt(model: BackgroundModel, u: number, v: number, c: number): number {
-  return model.coef[c * 3]! + model.coef[c * 3 + 1]! * u + model.coef[c * 3 + 2]! * v;
+const TERMS = 6;
+const terms = (u: number, v: number): number[] => [1, u, v, u * u, v * v, u * v];
+
+function bgAt(model: Pick<BackgroundModel, 'coef'>, u: number, v: number, c: number): number {
+  const k = c * TERMS;
+  const q = model.coef;
+  return q[k]! + q[k + 1]! * u + q[k + 2]! * v + q[k + 3]! * u * u + q[k + 4]! * v * v + q[k + 5]! * u * v;
 }
 
-/** Solves the 3×3 normal equations of a weighted plane fit (Cramer's rule; tiny system). */
-function solve3(m: number[], r: number[]): [number, number, number] {
-  const det = (a: number[]) => a[0]! * (a[4]! * a[8]! - a[5]! * a[7]!) - a[1]! * (a[3]! * a[8]! - a[5]! * a[6]!) + a[2]! * (a[3]! * a[7]! - a[4]! * a[6]!);
-  const d = det(m);
-  if (Math.abs(d) < 1e-12) return [r[0]! / Math.max(m[0]!, 1e-12), 0, 0];
-  const col = (k: number) => m.map((value, i) => (i % 3 === k ? r[Math.floor(i / 3)]! : value));
-  return [det(col(0)) / d, det(col(1)) / d, det(col(2)) / d];
+/** Solves the small normal equations m·x = r (Gaussian elimination with partial pivoting). */
+function solve(m: number[], r: number[]): number[] {
+  const n = r.length;
+  const a = m.map((x) => x);
+  const b = r.map((x) => x);
+  for (let col = 0; col < n; col++) {
+    let pivot = col;
+    for (let row = col + 1; row < n; row++) if (Math.abs(a[row * n + col]!) > Math.abs(a[pivot * n + col]!)) pivot = row;
+    if (Math.abs(a[pivot * n + col]!) < 1e-12) continue;
+    for (let k = 0; k < n; k++) [a[col * n + k], a[pivot * n + k]] = [a[pivot * n + k]!, a[col * n + k]!];
+    [b[col], b[pivot]] = [b[pivot]!, b[col]!];
+    for (let row = 0; row < n; row++) {
+      if (row === col) continue;
+      const f = a[row * n + col]! / a[col * n + col]!;
+      if (f === 0) continue;
+      for (let k = col; k < n; k++) a[row * n + k]! -= f * a[col * n + k]!;
+      b[row]! -= f * b[col]!;
+    }
+  }
+  return b.map((value, i) => (Math.abs(a[i * n + i]!) < 1e-12 ? 0 : value / a[i * n + i]!));
 }
 
 /**
@@ -175,25 +196,27 @@ function fitBackground(rgb: Float32Array, w: number, h: number): BackgroundModel
   const uOf = (i: number) => (w > 1 ? (2 * (i % w)) / (w - 1) - 1 : 0);
   const vOf = (i: number) => (h > 1 ? (2 * Math.floor(i / w)) / (h - 1) - 1 : 0);
   let weights = idx.map(() => 1);
-  let coef = new Float64Array(9);
+  let coef = new Float64Array(3 * TERMS);
   let residuals: number[] = [];
   for (let iter = 0; iter < 3; iter++) {
     for (let c = 0; c < 3; c++) {
-      const m = [0, 0, 0, 0, 0, 0, 0, 0, 0];
-      const r = [0, 0, 0];
+      const m = new Array<number>(TERMS * TERMS).fill(0);
+      const r = new Array<number>(TERMS).fill(0);
+      let used = 0;
       idx.forEach((i, k) => {
         const wt = weights[k]!;
         if (wt === 0) return;
-        const f = [1, uOf(i), vOf(i)];
-        for (let a = 0; a < 3; a++) {
+        used += wt;
+        const f = terms(uOf(i), vOf(i));
+        for (let a = 0; a < TERMS; a++) {
           r[a]! += wt * f[a]! * rgb[i * 3 + c]!;
-          for (let b = 0; b < 3; b++) m[a * 3 + b]! += wt * f[a]! * f[b]!;
+          for (let b = 0; b < TERMS; b++) m[a * TERMS + b]! += wt * f[a]! * f[b]!;
         }
       });
-      const [a0, a1, a2] = solve3(m, r);
-      coef[c * 3] = a0;
-      coef[c * 3 + 1] = a1;
-      coef[c * 3 + 2] = a2;
+      // A little ridge on the curvature terms: when an object hides much of one edge, the surface
+      // stays close to a plane instead of bending through the missing part.
+      for (let a = 3; a < TERMS; a++) m[a * TERMS + a]! += 0.01 * used;
+      solve(m, r).forEach((value, a) => (coef[c * TERMS + a] = value));
     }
     const model = { coef, noise: 0 };
     residuals = idx.map((i) => distance(rgb, i, model, uOf(i), vOf(i)));
@@ -231,7 +254,7 @@ function borderNoise(data: Float32Array, w: number, h: number, model: Pick<Backg
 function distance(rgb: Float32Array, i: number, model: Pick<BackgroundModel, 'coef'>, u: number, v: number): number {
   let s = 0;
   for (let c = 0; c < 3; c++) {
-    const d = rgb[i * 3 + c]! - (model.coef[c * 3]! + model.coef[c * 3 + 1]! * u + model.coef[c * 3 + 2]! * v);
+    const d = rgb[i * 3 + c]! - bgAt(model, u, v, c);
     s += d * d;
   }
   return Math.sqrt(s / 3);

@@ -176,3 +176,27 @@ describe('preprocessImage on re-rendered Fashion-MNIST images', () => {
     expect(total.sharpened / count).toBeLessThan(0.05);
   });
 });
+
+describe('preprocessImage on object-free photos', () => {
+  it('finds no object in a noisy JPEG of a gradient wall, a vignetted page or a dark frame', () => {
+    const w = 240;
+    const h = 160;
+    let state = 1;
+    const noise = () => ((state = (state * 16807) % 2147483647) / 2147483647 - 0.5) * 16;
+    const scenes: Record<string, (x: number, y: number) => number[]> = {
+      gradient: (x, y) => [120 + (60 * x) / w, 110 + (50 * y) / h, 100],
+      vignette: (x, y) => {
+        const r2 = (x / w - 0.5) ** 2 + (y / h - 0.5) ** 2;
+        return [230 - 120 * r2, 230 - 120 * r2, 225 - 120 * r2];
+      },
+      dark: () => [20, 20, 25],
+    };
+    for (const [name, colour] of Object.entries(scenes)) {
+      const rgba = Buffer.alloc(w * h * 4, 255);
+      for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) colour(x, y).forEach((c, k) => (rgba[(y * w + x) * 4 + k] = Math.max(0, Math.min(255, Math.round(c + noise())))));
+      const out = preprocessImage(jpeg.encode({ width: w, height: h, data: rgba }, 70).data, `${name}.jpg`);
+      expect(out.empty, name).toBe(true);
+      expect(out.confidence, name).toBeLessThan(0.15);
+    }
+  });
+});
