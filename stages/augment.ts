@@ -32,10 +32,25 @@ export function perturb(image: Float32Array, out: Float32Array, params: AugmentP
   const level = random() * params.background;
   const angle = random() * 2 * Math.PI;
   const sigma = random() * params.noise;
+  warp(image, out, dx, dy, zoom);
   const c = (SIDE - 1) / 2;
   for (let y = 0; y < SIDE; y++) {
     for (let x = 0; x < SIDE; x++) {
-      // Inverse map: output (x, y) samples the source at the unshifted, unzoomed position (bilinear).
+      const v = out[y * SIDE + x]! ** gamma;
+      // Gradient from 0 to `level` across the frame in a random direction.
+      const g = level * (0.5 + ((x - c) * Math.cos(angle) + (y - c) * Math.sin(angle)) / (2 * SIDE));
+      const n = sigma * (random() + random() + random() - 1.5) * 2;
+      out[y * SIDE + x] = Math.min(1, Math.max(0, v + g + n));
+    }
+  }
+}
+
+/** Shifts by (dx, dy) pixels and zooms about the centre, bilinear; outside the frame is black. */
+export function warp(image: Float32Array, out: Float32Array, dx: number, dy: number, zoom: number): void {
+  const c = (SIDE - 1) / 2;
+  for (let y = 0; y < SIDE; y++) {
+    for (let x = 0; x < SIDE; x++) {
+      // Inverse map: output (x, y) samples the source at the unshifted, unzoomed position.
       const sx = (x - c - dx) / zoom + c;
       const sy = (y - c - dy) / zoom + c;
       const x0 = Math.floor(sx);
@@ -43,12 +58,7 @@ export function perturb(image: Float32Array, out: Float32Array, params: AugmentP
       const fx = sx - x0;
       const fy = sy - y0;
       const at = (xx: number, yy: number) => (xx >= 0 && xx < SIDE && yy >= 0 && yy < SIDE ? image[yy * SIDE + xx]! : 0);
-      let v = (1 - fy) * ((1 - fx) * at(x0, y0) + fx * at(x0 + 1, y0)) + fy * ((1 - fx) * at(x0, y0 + 1) + fx * at(x0 + 1, y0 + 1));
-      v = v ** gamma;
-      // Gradient from 0 to `level` across the frame in a random direction.
-      const g = level * (0.5 + ((x - c) * Math.cos(angle) + (y - c) * Math.sin(angle)) / (2 * SIDE));
-      const n = sigma * (random() + random() + random() - 1.5) * 2;
-      out[y * SIDE + x] = Math.min(1, Math.max(0, v + g + n));
+      out[y * SIDE + x] = (1 - fy) * ((1 - fx) * at(x0, y0) + fx * at(x0 + 1, y0)) + fy * ((1 - fx) * at(x0, y0 + 1) + fx * at(x0 + 1, y0 + 1));
     }
   }
 }

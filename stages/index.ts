@@ -10,6 +10,7 @@ import { normalize } from './normalize.js';
 import { pca } from './pca.js';
 import { report } from './report.js';
 import { reshape } from './reshape.js';
+import { robustness } from './robustness.js';
 import { select } from './select.js';
 import { split } from './split.js';
 import { train } from './train.js';
@@ -26,6 +27,7 @@ export const STAGES: Readonly<Record<string, StageDefinition>> = {
   train,
   select,
   evaluate,
+  robustness,
   explain,
   report,
 };

@@ -4,6 +4,7 @@ import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readNpy } from '../../artifacts/npy.js';
 import { perturb, type AugmentParams } from '../../stages/augment.js';
+import { perturbImage, PERTURBATIONS } from '../../stages/robustness.js';
 import { packageRoot } from '../../stages/schema.js';
 import { mulberry32 } from '../../stages/util/random.js';
 import { makeRig, type Rig } from '../e2e/rig.js';
@@ -50,6 +51,17 @@ describe('perturb', () => {
   });
 });
 
+describe('robustness perturbations', () => {
+  it('are fixed transforms of the pixels; only noise uses the seed', () => {
+    const inverted = perturbImage('inversion', image, mulberry32(1));
+    for (let i = 0; i < 784; i++) expect(inverted[i]).toBeCloseTo(1 - image[i]!, 6);
+    const shifted = perturbImage('shift', image, mulberry32(1));
+    for (let y = 3; y < 28; y++) for (let x = 3; x < 28; x++) expect(shifted[y * 28 + x]).toBeCloseTo(image[(y - 3) * 28 + x - 3]!, 5);
+    expect(perturbImage('noise', image, mulberry32(5))).toEqual(perturbImage('noise', image, mulberry32(5)));
+    expect(perturbImage('noise', image, mulberry32(5))).not.toEqual(perturbImage('noise', image, mulberry32(6)));
+  });
+});
+
 describe('augment stage', () => {
   let rig: Rig;
   beforeAll(async () => {
@@ -66,6 +78,7 @@ stages:
   split: { kind: split, inputs: { data: flatten }, params: { validation: 0.25 } }
   augment: { kind: augment, inputs: { data: split }, params: { copies: 2, seed: 3 } }
   train: { kind: train, inputs: { data: augment }, params: { model: logistic-regression, epochs: 2 } }
+  robust: { kind: robustness, inputs: { model: train, data: augment }, params: { limit: 100, photos: 20 } }
 `);
     const run = await rig.pipe(['run', 'aug.yaml']);
     expect(run.code, run.stderr).toBe(0);
@@ -80,6 +93,18 @@ stages:
     expect(Array.from(y.data.subarray(300, 600))).toEqual(Array.from(y.data.subarray(0, 300)));
     expect(Array.from(x.data.subarray(0, 784))).toEqual(Array.from(original.data.subarray(0, 784)));
     expect(Array.from(x.data.subarray(300 * 784, 301 * 784))).not.toEqual(Array.from(original.data.subarray(0, 784)));
+
+    // robustness: every named perturbation scored on the test images, photos through predict's path.
+    const robust = await show('robust');
+    const report = JSON.parse(readFileSync(join(robust.dir, 'robustness.json'), 'utf8')) as { results: Array<{ name: string; count: number; accuracy: number }> };
+    expect(report.results.map((r) => r.name)).toEqual(['clean', ...PERTURBATIONS]);
+    expect(report.results.find((r) => r.name === 'photos')?.count).toBe(20);
+    for (const r of report.results) {
+      expect(r.accuracy >= 0 && r.accuracy <= 1).toBe(true);
+      expect(robust.metrics[`accuracy_${r.name}`]).toBe(r.accuracy);
+    }
+    // Inverting the images is the one perturbation a model trained on the dataset cannot survive.
+    expect(robust.metrics['accuracy_inversion']!).toBeLessThan(robust.metrics['accuracy_clean']!);
 
     await rig.write('bad.yaml', `name: bad
 stages:
