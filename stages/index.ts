@@ -1,5 +1,6 @@
 /** The stage registry: one line per stage kind. Stage modules load heavy libraries lazily inside run(). */
 import type { StageDefinition } from './types.js';
+import { augment } from './augment.js';
 import { evaluate } from './evaluate.js';
 import { exec } from './exec.js';
 import { explain } from './explain.js';
@@ -10,6 +11,7 @@ import { normalize } from './normalize.js';
 import { pca } from './pca.js';
 import { report } from './report.js';
 import { reshape } from './reshape.js';
+import { robustness } from './robustness.js';
 import { select } from './select.js';
 import { split } from './split.js';
 import { train } from './train.js';
@@ -21,10 +23,12 @@ export const STAGES: Readonly<Record<string, StageDefinition>> = {
   reshape,
   flatten,
   split,
+  augment,
   pca,
   train,
   select,
   evaluate,
+  robustness,
   explain,
   report,
   exec,

@@ -42,10 +42,11 @@ const USAGE = `usage: pipe <command> [options]
   config render <file.yaml>  resolved params with their origin (--stage NAME)
   compare <file.yaml>        sweep variants: varying params and metrics (--sort METRIC [--asc], --format table|json|csv|markdown)
   best <file.yaml>           the best variant: --metric NAME [--max|--min] [--json]
-  predict <model> image…     classify PNG/JPEG files with a trained model (a train/select stage
-                             name or artifact hash); prints the top classes (--top N, --json)
+  predict <model> image…     classify PNG/JPEG files with a trained model (a train/select stage,
+                             FILE.yaml:STAGE, or artifact hash); prints the top classes (--top N, --json,
+                             --pipeline FILE, --save-preprocessed DIR: the 28×28 images the model saw)
   ls                         artifacts in the store (--json)
-  show <stage|hash>          an artifact's manifest, metrics and files (--json)
+  show <stage|hash>          an artifact's manifest, metrics and files (--json, --pipeline FILE; or FILE.yaml:STAGE)
   gc [files…]                list unreferenced artifacts; delete them with --yes
       --keep-last N          also keep what the last N runs of each pipeline used (default 1)
       --keep-recent 24h      also keep artifacts created within this time
@@ -76,6 +77,8 @@ const OPTIONS = {
   min: { type: 'boolean' },
   top: { type: 'string' },
   'max-variants': { type: 'string' },
+  pipeline: { type: 'string' },
+  'save-preprocessed': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -95,9 +98,9 @@ const VERB_OPTIONS: Readonly<Record<string, readonly OptionName[]>> = {
   config: [...PLANNING, 'stage'],
   compare: [...PLANNING, 'format', 'sort', 'asc'],
   best: [...PLANNING, 'metric', 'max', 'min', 'json'],
-  predict: ['backend', 'top', 'json'],
+  predict: ['backend', 'top', 'json', 'pipeline', 'save-preprocessed'],
   ls: ['json'],
-  show: ['json'],
+  show: ['json', 'pipeline'],
   gc: [...PLANNING, 'yes', 'keep-last', 'keep-recent'],
   worker: ['queue', 'slots', 'remote', 'remote-read-only'],
   workers: ['queue', 'json'],
@@ -183,12 +186,12 @@ async function dispatch(argv: readonly string[]): Promise<number> {
     case 'show': {
       const target = rest[0];
       if (!target) throw new UsageError('pipe show needs a stage name or an artifact hash (see pipe ls)');
-      return showCommand(target, { ...common, json: values.json === true }, write);
+      return showCommand(target, { ...common, json: values.json === true, ...(values.pipeline !== undefined ? { pipeline: values.pipeline } : {}) }, write);
     }
     case 'predict': {
       const [target, ...images] = rest;
       if (!target) throw new UsageError('pipe predict needs a model (train stage name or artifact hash) and image files');
-      return predictCommand(target, images, { ...common, json: values.json === true, ...(values.top !== undefined ? { top: values.top } : {}) }, write);
+      return predictCommand(target, images, { ...common, json: values.json === true, ...(values.top !== undefined ? { top: values.top } : {}), ...(values.pipeline !== undefined ? { pipeline: values.pipeline } : {}), ...(values['save-preprocessed'] !== undefined ? { savePreprocessed: values['save-preprocessed'] } : {}) }, write);
     }
     case 'worker':
       return workerCommand({ ...common, ...(values.queue !== undefined ? { queue: values.queue } : {}), ...(values.slots !== undefined ? { slots: values.slots } : {}) }, write);

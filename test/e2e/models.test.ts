@@ -61,9 +61,9 @@ describe('pipelines/tiny.yaml: every model end to end', () => {
     for (const target of ['train-cnn', 'train-svm']) {
       const out = await rig.pipe(['predict', target, file, '--json']);
       expect(out.code, out.stderr).toBe(0);
-      const result = JSON.parse(out.stdout) as { predictions: Array<{ top: Array<{ class: string; probability: number }>; inverted: boolean }> };
+      const result = JSON.parse(out.stdout) as { predictions: Array<{ top: Array<{ class: string; probability: number }>; preprocess: { inverted: boolean } }> };
       const [prediction] = result.predictions;
-      expect(prediction?.inverted).toBe(true);
+      expect(prediction?.preprocess.inverted).toBe(true);
       expect(prediction?.top).toHaveLength(3);
       const p = prediction!.top.map((t) => t.probability);
       expect(p[0]).toBeGreaterThanOrEqual(p[1]!);

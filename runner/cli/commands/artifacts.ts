@@ -1,11 +1,11 @@
 /** `pipe ls` and `pipe show`: look at what the store holds. */
 import { join } from 'node:path';
 import type { Manifest } from '../../../artifacts/store.js';
-import { readRunRecords } from '../../execute/run-records.js';
 import { openStore, storeRoot, type CommonFlags } from '../context.js';
 import { age, bytes, table } from '../format.js';
 import type { Output } from '../run-logger.js';
 import { UsageError } from '../usage-error.js';
+import { resolveArtifact } from './resolve-artifact.js';
 
 export async function lsCommand(flags: CommonFlags & { json?: boolean }, write: Output): Promise<number> {
   const store = await openStore(storeRoot(flags));
@@ -24,22 +24,10 @@ export async function lsCommand(flags: CommonFlags & { json?: boolean }, write: 
   return 0;
 }
 
-/** Finds an artifact by key prefix, or by stage name via the newest run record that has it. */
-export async function findKey(target: string, root: string, keys: readonly string[]): Promise<string> {
-  const byPrefix = /^[0-9a-f]{4,64}$/.test(target) ? keys.filter((k) => k.startsWith(target)) : [];
-  if (byPrefix.length === 1) return byPrefix[0] as string;
-  if (byPrefix.length > 1) throw new UsageError(`"${target}" matches ${byPrefix.length} artifacts; give more characters`);
-  for (const record of await readRunRecords(root)) {
-    const key = record.stages[target]?.key;
-    if (key && keys.includes(key)) return key;
-  }
-  throw new UsageError(`no artifact matches "${target}" (give a stage name or an artifact hash prefix; see pipe ls)`);
-}
-
-export async function showCommand(target: string, flags: CommonFlags & { json?: boolean }, write: Output): Promise<number> {
+export async function showCommand(target: string, flags: CommonFlags & { json?: boolean; pipeline?: string }, write: Output): Promise<number> {
   const root = storeRoot(flags);
   const store = await openStore(root);
-  const key = await findKey(target, root, await store.keys());
+  const key = await resolveArtifact(target, root, store, flags.pipeline === undefined ? {} : { pipeline: flags.pipeline });
   const manifest = await store.readManifest(key);
   if (!manifest) throw new UsageError(`artifact ${key} has no readable manifest`);
   const dir = store.artifactDir(key);
