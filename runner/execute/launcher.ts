@@ -55,6 +55,12 @@ const ABORT_GRACE_MS = 3000;
 
 export const workerLauncher: Launcher = (job, hooks, signal) =>
   new Promise<StageResult>((resolve, reject) => {
+    // Ctrl-C may come between the stage's start and here (while its inputs are looked up): an
+    // already-aborted signal never fires its 'abort' event, so check it before starting a thread.
+    if (signal.aborted) {
+      reject(new StageFailedError({ reason: 'interrupted', message: 'interrupted' }));
+      return;
+    }
     const worker = new Worker(new URL('./worker-entry.js', import.meta.url), { workerData: job });
     let settled = false;
     const finish = (action: () => void): void => {

@@ -77,7 +77,7 @@ describe('failures, interruption and locking', () => {
       child.stdout?.on('data', (d: Buffer) => {
         const before = out;
         out += d.toString();
-        if (!before.includes('"stage":"normalize"') && out.includes('"type":"stage-start","stage":"normalize"')) child.kill('SIGINT');
+        if (!before.includes('"type":"stage-start","stage":"normalize"') && out.includes('"type":"stage-start","stage":"normalize"')) child.kill('SIGINT');
       });
       child.on('exit', (c) => resolve(c));
     });
