@@ -117,7 +117,7 @@ describe('ensemble stage', () => {
     await rig.write('x.yaml', `${PIPELINE.replace('name: ens', 'name: ensx')}  explain-ens: { kind: explain, inputs: { model: ens, data: split-images } }\n`);
     const run = await rig.pipe(['run', 'x.yaml', '--stage', 'explain-ens']);
     expect(run.code).toBe(1);
-    expect(run.stderr).toMatch(/"ens" is an ensemble; Grad-CAM needs one convolutional model/);
+    expect(run.stdout + run.stderr).toMatch(/"ens" is an ensemble; Grad-CAM needs one convolutional model/);
   });
 });
 
