@@ -110,6 +110,12 @@ export const explain: StageDefinition = {
     if (!modelInput || !data) throw new StageInputError('explain: inputs `model` and `data` are required');
     const modelName = trainedModelName(modelInput) ?? modelInput.stage;
     const modelDir = join(modelInput.dir, 'model');
+    // Grad-CAM explains one network's gradients; an average of several models has no single map.
+    if (modelName === 'ensemble') {
+      throw new StageInputError(
+        `explain: "${modelInput.stage}" is an ensemble; Grad-CAM needs one convolutional model: point \`model\` at one of its cnn or resnet members`,
+      );
+    }
     if (!existsSync(join(modelDir, 'model.json'))) {
       throw new StageInputError(
         `explain: "${modelInput.stage}" trained "${modelName}", which is not a TensorFlow.js network (no model/model.json); ` +

@@ -1,6 +1,7 @@
 /** The stage registry: one line per stage kind. Stage modules load heavy libraries lazily inside run(). */
 import type { StageDefinition } from './types.js';
 import { augment } from './augment.js';
+import { ensemble } from './ensemble.js';
 import { evaluate } from './evaluate.js';
 import { exec } from './exec.js';
 import { explain } from './explain.js';
@@ -27,6 +28,7 @@ export const STAGES: Readonly<Record<string, StageDefinition>> = {
   pca,
   train,
   select,
+  ensemble,
   evaluate,
   robustness,
   explain,

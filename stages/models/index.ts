@@ -3,6 +3,7 @@
  */
 import { StageInputError } from '../types.js';
 import { cnn } from './cnn.js';
+import { ensembleModel } from './ensemble.js';
 import { knn } from './knn.js';
 import { logisticRegression } from './logistic-regression.js';
 import { mlp } from './mlp.js';
@@ -31,7 +32,11 @@ export class UnknownModelError extends StageInputError {
   }
 }
 
+/** Loadable but not trainable: built by the `ensemble` stage, so it is not one of train's `model:` options. */
+const ENSEMBLE = ensembleModel(getModel);
+
 export function getModel(name: string): ModelDefinition {
+  if (name === ENSEMBLE.name) return ENSEMBLE;
   const def = Object.hasOwn(MODELS, name) ? MODELS[name] : undefined;
   if (!def) throw new UnknownModelError(name, Object.keys(MODELS).sort());
   return def;

@@ -42,6 +42,10 @@ describe('pipelines/tiny.yaml: every model end to end', () => {
       // 600 training images, one epoch: well above chance (0.1) for every model.
       expect(evaluated?.metrics['accuracy'], model).toBeGreaterThan(0.3);
     }
+    // The ensemble of cnn, resnet, mlp and svm (image and flat members) evaluates like a model.
+    const ensembled = events.find((e) => e.type === 'stage-done' && e['stage'] === 'evaluate-ensemble') as { metrics: Record<string, unknown> } | undefined;
+    expect(ensembled?.metrics['model']).toBe('ensemble');
+    expect(ensembled?.metrics['accuracy']).toBeGreaterThan(0.3);
     const html = readFileSync(join(rig.dir, 'reports', 'tiny.html'), 'utf8');
     for (const model of MODELS) expect(html).toContain(model);
     expect(html).toContain('Grad-CAM');
@@ -52,7 +56,7 @@ describe('pipelines/tiny.yaml: every model end to end', () => {
   it('changing one model\'s epochs reruns only that model\'s branch', async () => {
     const run = await rig.pipe(['run', TINY, '--json', '--set', 'train-cnn.epochs=2']);
     expect(run.code, run.stderr).toBe(0);
-    expect(byStatus(rig.events(run), 'stage-done')).toEqual(['evaluate-cnn', 'explain-cnn', 'report', 'train-cnn']);
+    expect(byStatus(rig.events(run), 'stage-done')).toEqual(['ensemble', 'evaluate-cnn', 'evaluate-ensemble', 'explain-cnn', 'report', 'train-cnn']);
   });
 
   it('pipe predict classifies PNG files with a trained model, top 3', async () => {
@@ -95,6 +99,8 @@ stages:
   pca: { kind: pca, inputs: { data: split }, params: { components: 20 } }
   train: { kind: train, inputs: { data: pca }, params: { model: mlp, epochs: 20, batch_size: 32, hidden_layers: [32] } }
   evaluate: { kind: evaluate, inputs: { model: train, data: pca } }
+  train-lr: { kind: train, inputs: { data: split }, params: { model: logistic-regression, epochs: 3, batch_size: 32 } }
+  ens: { kind: ensemble, inputs: { models: [train, train-lr], data: split }, params: { weighting: mean } }
 `);
       const run = await rig.pipe(['run', 'pca.yaml', '--json']);
       expect(run.code, run.stderr).toBe(0);
@@ -122,6 +128,13 @@ stages:
       const predicted = await rig.pipe(['predict', 'train', file, '--json']);
       expect(predicted.code, predicted.stderr).toBe(0);
       expect((JSON.parse(predicted.stdout) as { predictions: Array<{ top: unknown[] }> }).predictions[0]?.top).toHaveLength(3);
+      // An ensemble member trained on the pca stage gets its projection from the ensemble's own copy of transform/.
+      const ens = await show('ens');
+      expect(Object.keys(ens.files)).toContain('model/members/0/transform/pca.json');
+      expect(ens.metrics['val_accuracy']).toBeGreaterThan(0.5);
+      const viaEnsemble = await rig.pipe(['predict', 'ens', file, '--json']);
+      expect(viaEnsemble.code, viaEnsemble.stderr).toBe(0);
+      expect((JSON.parse(viaEnsemble.stdout) as { predictions: Array<{ top: unknown[] }> }).predictions[0]?.top).toHaveLength(3);
     } finally {
       await rig.cleanup();
     }
