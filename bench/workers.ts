@@ -4,20 +4,9 @@
  * on a free loopback port. On a 2-core machine the speedup is bounded by the cores, not the queue.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { startRedis } from '../test/services/redis.js';
 import { ROOT, runPipeAsync, scratch } from './cli.js';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const a = server.address();
-      server.close(() => (typeof a === 'object' && a ? resolve(a.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 function startWorker(dir: string, url: string): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
@@ -32,10 +21,9 @@ function startWorker(dir: string, url: string): Promise<ChildProcess> {
 }
 
 export async function benchWorkers(): Promise<Record<string, number>> {
-  const port = await freePort();
-  const redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  const url = `redis://127.0.0.1:${port}`;
-  await new Promise((r) => setTimeout(r, 500));
+  // The same throwaway server the tests use: a free loopback port, no persistence.
+  const redis = await startRedis();
+  const url = redis.url;
   const out: Record<string, number> = {};
   try {
     for (const count of [1, 2]) {
@@ -49,7 +37,7 @@ export async function benchWorkers(): Promise<Record<string, number>> {
     }
     out['speedup'] = Number((out['sweep_cnn_1_worker_wall_s']! / out['sweep_cnn_2_worker_wall_s']!).toFixed(2));
   } finally {
-    redis.kill('SIGTERM');
+    await redis.stop();
   }
   return out;
 }
