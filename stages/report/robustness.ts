@@ -51,7 +51,8 @@ export function robustnessSection(views: readonly RobustnessView[]): Section {
       v.artifact.stage,
       ...names.map((n) => num(accuracy(v, n))),
       num(worst),
-      num(clean !== null && worst !== null ? clean - worst : null),
+      // Rounded like the accuracies, so the sort key carries no float noise (0.83 − 0.166 = 0.66399…).
+      num(clean !== null && worst !== null ? Number((clean - worst).toFixed(4)) : null),
     ];
   });
   const counts = views[0]?.file.results.map((r) => `${r.name} ${String(r.count)}`).join(', ') ?? '';
