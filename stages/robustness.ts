@@ -117,7 +117,7 @@ export const robustness: StageDefinition = {
         await score(perturbation, images, n);
       }
       // The photos section's examples: the first renderings of the photo set (same index, same seed).
-      const shown = Math.min(total, Number(ctx.params['examples'] ?? 6));
+      const shown = Math.min(total, Number(ctx.params['examples'])); // default in the schema
       if (shown > 0) {
         const inputs: Omit<ExampleInput, 'proba'>[] = [];
         const images = new Float32Array(shown * PIXELS);
