@@ -1,7 +1,8 @@
 /**
  * `report` stage: one self-contained `report.html` from whatever artifacts it is given. Sections
  * appear only when their inputs do: dataset (inspect), one per model (evaluations, with curves from
- * trainings and mistakes from data), comparison (evaluations), sweep (variants of swept stages), Grad-CAM (explanations), run facts.
+ * trainings and mistakes from data), comparison (evaluations), sweep (variants of swept stages), Grad-CAM (explanations),
+ * robustness and photos (robustness artifacts), run facts.
  * The output is a pure function of the inputs: rendering twice gives identical bytes.
  */
 import { writeFile } from 'node:fs/promises';
@@ -23,7 +24,10 @@ import {
 } from './report/load.js';
 import { modelSection } from './report/model.js';
 import { renderPage } from './report/page.js';
+import { loadPhotos, photosSection, type PhotosView } from './report/photos.js';
+import { robustnessSection, type RobustnessView } from './report/robustness.js';
 import { sweepSection } from './report/sweep.js';
+import { readExamples, readRobustness } from './robustness/format.js';
 import { loadSchema } from './schema.js';
 import type { InputArtifact, Params, StageDefinition } from './types.js';
 
@@ -32,6 +36,7 @@ export interface ReportInputs {
   readonly evaluations?: readonly InputArtifact[];
   readonly trainings?: readonly InputArtifact[];
   readonly explanations?: readonly InputArtifact[];
+  readonly robustness?: readonly InputArtifact[];
   readonly data?: InputArtifact;
 }
 
@@ -98,6 +103,21 @@ export async function buildReport(inputs: ReportInputs, params: Params, log: (m:
     sections.push(gradcamSection(explained, classes, intParam(params, 'gradcam_examples', 40)));
     explanations.forEach((e) => facts.push({ role: 'explanation', artifact: e }));
   }
+  const robust = inputs.robustness ?? [];
+  if (robust.length) {
+    const files = await Promise.all(robust.map((r) => readRobustness(r)));
+    const shared = new Map<string, number>();
+    for (const f of files) shared.set(f.model, (shared.get(f.model) ?? 0) + 1);
+    const rviews: RobustnessView[] = files.map((file, i) => ({ artifact: robust[i]!, file, label: (shared.get(file.model) ?? 0) > 1 ? robust[i]!.stage : file.model }));
+    sections.push(robustnessSection(rviews));
+    const photos: PhotosView[] = [];
+    for (const v of rviews) {
+      const examples = await readExamples(v.artifact);
+      if (examples?.examples.length) photos.push(await loadPhotos(v.artifact, v.label, examples));
+    }
+    if (photos.length) sections.push(photosSection(photos, classes));
+    robust.forEach((r) => facts.push({ role: 'robustness', artifact: r }));
+  }
   if (inputs.data) facts.push({ role: 'data', artifact: inputs.data });
   if (facts.length) sections.push(factsSection(facts, params));
 
@@ -107,6 +127,7 @@ export async function buildReport(inputs: ReportInputs, params: Params, log: (m:
     inputs.inspect ? 'dataset' : '',
     views.length ? `${views.length} model${views.length === 1 ? '' : 's'}` : '',
     explanations.length ? `${explanations.length} Grad-CAM explanation${explanations.length === 1 ? '' : 's'}` : '',
+    robust.length ? `${robust.length} robustness evaluation${robust.length === 1 ? '' : 's'}` : '',
   ]
     .filter(Boolean)
     .join(' · ');
@@ -115,8 +136,8 @@ export async function buildReport(inputs: ReportInputs, params: Params, log: (m:
 
 export const report: StageDefinition = {
   kind: 'report',
-  version: 2,
-  description: 'Self-contained HTML report: dataset overview, per-model results, comparison, Grad-CAM, run facts',
+  version: 3, // 3: robustness and photos sections
+  description: 'Self-contained HTML report: dataset overview, per-model results, comparison, Grad-CAM, robustness, photos, run facts',
   inputs: [
     { name: 'inspect', required: false, description: 'inspect artifact: dataset overview section' },
     { name: 'evaluations', required: false, many: true, description: 'evaluate artifacts: one section per model plus the comparison' },
@@ -127,6 +148,7 @@ export const report: StageDefinition = {
       description: 'train artifacts for the training curves, paired with evaluations by content hash (then model name, then position)',
     },
     { name: 'explanations', required: false, many: true, description: 'explain artifacts: Grad-CAM section' },
+    { name: 'robustness', required: false, many: true, description: 'robustness artifacts: robustness section (accuracy per perturbation) and photos section (examples)' },
     { name: 'data', required: false, description: 'split artifact whose x_test/y_test the models were evaluated on: misclassified examples' },
   ],
   schema: loadSchema('stages/report'),
@@ -139,6 +161,7 @@ export const report: StageDefinition = {
         evaluations: ctx.inputLists['evaluations'] ?? [],
         trainings: ctx.inputLists['trainings'] ?? [],
         explanations: ctx.inputLists['explanations'] ?? [],
+        robustness: ctx.inputLists['robustness'] ?? [],
       },
       ctx.params,
       (m) => ctx.log(m),

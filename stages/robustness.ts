@@ -2,7 +2,8 @@
  * `robustness`: scores a trained model on named perturbations of the test images (brightness,
  * contrast, inversion, shift, scale, background gradient, noise) and on seeded photo-like
  * renderings of them taken through `pipe predict`'s preprocessing. Test images only: nothing here
- * touches training data. Writes `robustness.json`; metrics `accuracy_<name>`.
+ * touches training data. Writes `robustness.json`, and `examples.json` + `examples/*.png` (a few
+ * renderings with what the model saw and its top 3, for the report); metrics `accuracy_<name>`.
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -12,6 +13,8 @@ import { argmaxRows } from './evaluate/metrics.js';
 import { getModel } from './models/index.js';
 import { trainedModelName } from './models/trained-name.js';
 import { preprocessImage } from './predict/preprocess.js';
+import { writeExamples, type ExampleInput } from './robustness/examples.js';
+import type { RobustnessFile } from './robustness/format.js';
 import { renderPhoto } from './robustness/render.js';
 import { loadSchema } from './schema.js';
 import { StageInputError, type StageDefinition } from './types.js';
@@ -53,7 +56,7 @@ export function perturbImage(name: Exclude<Perturbation, 'photos'>, image: Float
 
 export const robustness: StageDefinition = {
   kind: 'robustness',
-  version: 1,
+  version: 2, // 2: examples.json and examples/*.png
   description: 'Accuracy of a trained model on named perturbations of the test images and on photo-like renderings of them',
   inputs: [
     { name: 'model', required: true, description: 'Train artifact' },
@@ -113,10 +116,27 @@ export const robustness: StageDefinition = {
         for (let i = 0; i < n; i++) images.set(perturbImage(perturbation, x.subarray(i * PIXELS, (i + 1) * PIXELS), random), i * PIXELS);
         await score(perturbation, images, n);
       }
+      // The photos section's examples: the first renderings of the photo set (same index, same seed).
+      const shown = Math.min(total, Number(ctx.params['examples'])); // default in the schema
+      if (shown > 0) {
+        const inputs: Omit<ExampleInput, 'proba'>[] = [];
+        const images = new Float32Array(shown * PIXELS);
+        for (let i = 0; i < shown; i++) {
+          const original = Uint8Array.from(x.subarray(i * PIXELS, (i + 1) * PIXELS), (v) => Math.round(v * 255));
+          const rendering = renderPhoto(original, i, seed);
+          const seen = preprocessImage(rendering.bytes, `photo ${i}`);
+          images.set(seen.pixels, i * PIXELS);
+          inputs.push({ index: i, label: y[i]!, original, rendering, seen });
+        }
+        const proba = await trained.predictProba(images, modelShape(shown));
+        const k = proba.length / shown;
+        await writeExamples(ctx.outDir, name, seed, inputs.map((e, i) => ({ ...e, proba: proba.subarray(i * k, (i + 1) * k) })));
+      }
     } finally {
       trained.dispose?.();
     }
-    await writeFile(join(ctx.outDir, 'robustness.json'), `${JSON.stringify({ model: name, seed, results }, null, 1)}\n`);
+    const file: RobustnessFile = { model: name, seed, results };
+    await writeFile(join(ctx.outDir, 'robustness.json'), `${JSON.stringify(file, null, 1)}\n`);
     return { metrics: Object.fromEntries(results.map((r) => [`accuracy_${r.name}`, r.accuracy])) };
   },
 };

@@ -62,6 +62,11 @@ figure{margin:0}
 .triplet{border:1px solid var(--line);border-radius:6px;padding:6px;font-size:11px;max-width:272px}
 .triplet.wrong{border-color:#cf222e}
 .triplet img{margin-right:2px}
+.photos{display:flex;flex-wrap:wrap;gap:10px}
+.photo{border:1px solid var(--line);border-radius:6px;padding:6px;font-size:11px}
+.photo.wrong{border-color:#cf222e}
+.photo img{margin-right:2px;vertical-align:top}
+.photo ol.top3{margin:2px 0 0;padding-left:18px}
 .good{color:#1a7f37}.bad{color:#cf222e}
 details{margin:2px 0}summary{cursor:pointer}
 footer{padding:12px 32px;color:var(--muted);font-size:12px}

@@ -103,6 +103,14 @@ stages:
       expect(r.accuracy >= 0 && r.accuracy <= 1).toBe(true);
       expect(robust.metrics[`accuracy_${r.name}`]).toBe(r.accuracy);
     }
+    // The photos section's examples: the default 6, each with its three PNGs and a valid top 3.
+    const examples = JSON.parse(readFileSync(join(robust.dir, 'examples.json'), 'utf8')) as { examples: { index: number; top: { class: number; probability: number }[]; files: Record<string, string> }[] };
+    expect(examples.examples.map((e) => e.index)).toEqual([0, 1, 2, 3, 4, 5]);
+    for (const e of examples.examples) {
+      expect(e.top).toHaveLength(3);
+      expect(e.top[0]!.probability).toBeGreaterThanOrEqual(e.top[2]!.probability);
+      for (const f of Object.values(e.files)) expect(robust.files[f]).toBeDefined();
+    }
     // Inverting the images is the one perturbation a model trained on the dataset cannot survive.
     expect(robust.metrics['accuracy_inversion']!).toBeLessThan(robust.metrics['accuracy_clean']!);
 

@@ -27,7 +27,8 @@ describe('pipelines/tiny.yaml: every model end to end', () => {
   });
   afterAll(async () => rig.cleanup());
 
-  it('trains, evaluates, explains and reports every model; stdout stays clean NDJSON', async () => {
+  // Seven trainings plus seven robustness evaluations: over the default 120 s on a busy 2-core machine.
+  it('trains, evaluates, explains, scores robustness and reports every model; stdout stays clean NDJSON', { timeout: 300_000 }, async () => {
     const run = await rig.pipe(['run', TINY, '--json']);
     expect(run.code, run.stderr).toBe(0);
     // Library chatter (libsvm, tfjs banners) must not leak into machine-readable output.
@@ -41,6 +42,8 @@ describe('pipelines/tiny.yaml: every model end to end', () => {
       const evaluated = events.find((e) => e.type === 'stage-done' && e['stage'] === `evaluate-${model}`) as { metrics: Record<string, number> } | undefined;
       // 600 training images, one epoch: well above chance (0.1) for every model.
       expect(evaluated?.metrics['accuracy'], model).toBeGreaterThan(0.3);
+      const robust = events.find((e) => e.type === 'stage-done' && e['stage'] === `robustness-${model}`) as { metrics: Record<string, number> } | undefined;
+      expect(robust?.metrics['accuracy_photos'], model).toBeGreaterThanOrEqual(0);
     }
     // The ensemble of cnn, resnet, mlp and svm (image and flat members) evaluates like a model.
     const ensembled = events.find((e) => e.type === 'stage-done' && e['stage'] === 'evaluate-ensemble') as { metrics: Record<string, unknown> } | undefined;
@@ -49,6 +52,8 @@ describe('pipelines/tiny.yaml: every model end to end', () => {
     const html = readFileSync(join(rig.dir, 'reports', 'tiny.html'), 'utf8');
     for (const model of MODELS) expect(html).toContain(model);
     expect(html).toContain('Grad-CAM');
+    expect(html).toContain('<section id="robustness">');
+    expect(html).toContain('<section id="photos">');
     const explain = JSON.parse((await rig.pipe(['show', 'explain-cnn', '--json'])).stdout) as { files: Record<string, unknown> };
     expect(Object.keys(explain.files).some((f) => f.endsWith('.png'))).toBe(true);
   });
@@ -56,7 +61,7 @@ describe('pipelines/tiny.yaml: every model end to end', () => {
   it('changing one model\'s epochs reruns only that model\'s branch', async () => {
     const run = await rig.pipe(['run', TINY, '--json', '--set', 'train-cnn.epochs=2']);
     expect(run.code, run.stderr).toBe(0);
-    expect(byStatus(rig.events(run), 'stage-done')).toEqual(['ensemble', 'evaluate-cnn', 'evaluate-ensemble', 'explain-cnn', 'report', 'train-cnn']);
+    expect(byStatus(rig.events(run), 'stage-done')).toEqual(['ensemble', 'evaluate-cnn', 'evaluate-ensemble', 'explain-cnn', 'report', 'robustness-cnn', 'train-cnn']);
   });
 
   it('pipe predict classifies PNG files with a trained model, top 3', async () => {

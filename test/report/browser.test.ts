@@ -1,6 +1,7 @@
 /**
  * Opens a generated report in headless Chromium (Debian's /usr/bin/chromium, via playwright-core):
- * no console errors, every chart drawn, the comparison table complete and sortable; saves a
+ * no console errors, every chart drawn, the comparison table complete and sortable, the robustness
+ * heatmap and the photo examples shown; saves a
  * screenshot to test/.tmp/report.png. CI installs chromium with apt-get and always runs it; a machine
  * without /usr/bin/chromium skips it with a warning; PIPE_SKIP_BROWSER=1 skips it.
  */
@@ -35,7 +36,7 @@ describe.skipIf(skip)('report in a browser', () => {
     root = await mkdtemp(join(tmpdir(), 'pipe-report-browser-'));
     const fx = await buildFixtures(join(root, 'artifacts'));
     const html = await buildReport(
-      { inspect: fx.inspect, evaluations: fx.evaluations, trainings: fx.trainings, explanations: fx.explanations, data: fx.data },
+      { inspect: fx.inspect, evaluations: fx.evaluations, trainings: fx.trainings, explanations: fx.explanations, robustness: fx.robustness, data: fx.data },
       { title: 'Fixture report' },
     );
     await mkdir(TMP, { recursive: true });
@@ -58,7 +59,8 @@ describe.skipIf(skip)('report in a browser', () => {
         `${scriptStartMs.toFixed(0)} ms until the page script (HTML + plotly.js parse), ${drawMs.toFixed(0)} ms drawing`,
     );
 
-    expect(plotIds.length).toBe(9);
+    expect(plotIds.length).toBe(10);
+    expect(plotIds).toContain('fig-robustness');
     const drawn = await page.$$eval('div.plot', (divs) => divs.filter((d) => d.querySelector('.main-svg')).map((d) => d.id));
     expect(drawn).toEqual(plotIds);
     expect(errors).toEqual([]);
@@ -68,6 +70,10 @@ describe.skipIf(skip)('report in a browser', () => {
     const models = await page.$$eval('#comparison-table tbody tr', (rows) => rows.map((r) => (r as HTMLTableRowElement).cells[0]!.textContent));
     expect([...models].sort()).toEqual(['cnn', 'logistic-regression']);
     expect(await page.locator('#model-0 table.report').innerText()).toContain(EVIL);
+    // Photos: 3 examples per model, every image decoded (a broken data URI has naturalWidth 0).
+    const photoWidths = await page.$$eval('#photos img', (imgs) => imgs.map((i) => (i as HTMLImageElement).naturalWidth));
+    expect(photoWidths).toHaveLength(18);
+    expect(photoWidths.every((w) => w > 0)).toBe(true);
     expect(await page.evaluate(() => document.querySelectorAll('script:not([type]), script[type="text/javascript"]').length)).toBe(2);
 
     // Sorting: clicking "accuracy" sorts ascending, clicking again descending.
@@ -83,7 +89,8 @@ describe.skipIf(skip)('report in a browser', () => {
     await page.close();
   });
 
-  it('the real report of pipelines/tiny.yaml lists every model of the pipeline', async () => {
+  // Runs tiny.yaml (seven trainings, seven robustness evaluations): over the default 120 s on a busy 2-core machine.
+  it('the real report of pipelines/tiny.yaml lists every model of the pipeline', { timeout: 300_000 }, async () => {
     const rig = await makeRig();
     try {
       const run = await rig.pipe(['run', join(ROOT, 'pipelines', 'tiny.yaml')]);
@@ -99,6 +106,15 @@ describe.skipIf(skip)('report in a browser', () => {
       expect(plotIds.filter((id) => id.endsWith('-confusion'))).toHaveLength(7);
       expect(plotIds.filter((id) => id.endsWith('-curves'))).toHaveLength(4);
       expect(await page.locator('#gradcam img').count()).toBeGreaterThan(0);
+      // Robustness: one heatmap row and one table row per model; photos: 3 examples × 3 images per model.
+      expect(plotIds).toContain('fig-robustness');
+      const heatRows = await page.$eval('#fig-robustness', (el) => (el as unknown as { data: { y: string[] }[] }).data[0]!.y);
+      expect([...heatRows].sort()).toEqual(['cnn', 'knn', 'logistic-regression', 'mlp', 'random-forest', 'resnet', 'svm']);
+      expect(await page.locator('#robustness-table tbody tr').count()).toBe(7);
+      const photoWidths = await page.$$eval('#photos img', (imgs) => imgs.map((i) => (i as HTMLImageElement).naturalWidth));
+      expect(photoWidths).toHaveLength(63);
+      expect(photoWidths.every((w) => w > 0)).toBe(true);
+      expect(await page.locator('#photos ol.top3 li').count()).toBe(63);
       const models = await page.$$eval('#comparison-table tbody tr', (rows) => rows.map((r) => (r as HTMLTableRowElement).cells[0]!.textContent));
       expect([...models].sort()).toEqual(['cnn', 'knn', 'logistic-regression', 'mlp', 'random-forest', 'resnet', 'svm']);
       // Fit times are not in the artifact; the published copy fills every one from the manifests.

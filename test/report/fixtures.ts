@@ -1,7 +1,8 @@
 /**
  * Small synthetic artifacts for the report tests, written in the formats of docs/artifact-formats.md:
  * inspect, two train + evaluate pairs (a CNN with curves, a logistic regression without), an explain
- * artifact and a split. One class name holds markup, to check escaping end to end.
+ * artifact, two robustness artifacts (with photo examples) and a split. One class name holds markup,
+ * to check escaping end to end.
  */
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
@@ -9,6 +10,10 @@ import { join, relative } from 'node:path';
 import { contentHash } from '../../artifacts/hash.js';
 import { writeNpy, type NpyData } from '../../artifacts/npy.js';
 import { argmaxRows, classificationReport, confusionMatrix, mostConfused } from '../../stages/evaluate/metrics.js';
+import { preprocessImage } from '../../stages/predict/preprocess.js';
+import { writeExamples } from '../../stages/robustness/examples.js';
+import type { RobustnessFile } from '../../stages/robustness/format.js';
+import { renderPhoto } from '../../stages/robustness/render.js';
 import type { InputArtifact, JsonValue, Params } from '../../stages/types.js';
 
 export const EVIL = '<script>alert("x")</script>';
@@ -76,6 +81,7 @@ export interface Fixtures {
   trainings: InputArtifact[];
   evaluations: InputArtifact[];
   explanations: InputArtifact[];
+  robustness: InputArtifact[];
 }
 
 async function evaluation(root: string, stage: string, model: string, training: InputArtifact, y: Uint8Array, accuracyTarget: number, withHash: boolean): Promise<InputArtifact> {
@@ -200,5 +206,24 @@ export async function buildFixtures(root: string): Promise<Fixtures> {
   await npy(explainDir, 'class_mean_heatmaps.npy', means, [K, 28, 28]);
   const explain = await artifact(explainDir, 'explain-cnn', 'explain', { examples_per_class: 1 }, { layer: 'conv2d_2', examples: k, model: 'cnn' });
 
-  return { inspect, data, trainings: [cnnTrain, lrTrain], evaluations, explanations: [explain] };
+  const robustness = [await robust(root, 'robustness-cnn', 'cnn', y, 0.83), await robust(root, 'robustness-lr', 'logistic-regression', y, 0.62)];
+  return { inspect, data, trainings: [cnnTrain, lrTrain], evaluations, explanations: [explain], robustness };
+}
+
+/** A robustness artifact: accuracies falling off from `clean`, and 3 real photo-like renderings with a made-up top 3. */
+async function robust(root: string, stage: string, model: string, y: Uint8Array, clean: number): Promise<InputArtifact> {
+  const dir = join(root, stage);
+  const names = ['clean', 'brightness', 'inversion', 'noise', 'photos'];
+  const results = names.map((name, i) => ({ name, count: name === 'photos' ? 20 : N, accuracy: Number((clean * (1 - 0.2 * i)).toFixed(4)) }));
+  const file: RobustnessFile = { model, seed: 1, results };
+  await json(dir, 'robustness.json', file);
+  const inputs = [0, 1, 2].map((i) => {
+    const original = Uint8Array.from(image(y[i]!, i), (v) => Math.round(v * 255));
+    const rendering = renderPhoto(original, i, 1);
+    // Class 2 (the markup class name) always makes the top 3, so escaping is checked here too.
+    const proba = Array.from({ length: K }, (_, c) => (c === y[i] ? 0.6 : c === 2 ? 0.25 : 0.15 / (K - 2)));
+    return { index: i, label: y[i]!, original, rendering, seen: preprocessImage(rendering.bytes, `photo ${i}`), proba };
+  });
+  await writeExamples(dir, model, 1, inputs);
+  return artifact(dir, stage, 'robustness', { limit: N, photos: 20, seed: 1, examples: 3 }, Object.fromEntries(results.map((r) => [`accuracy_${r.name}`, r.accuracy])));
 }

@@ -1,12 +1,13 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pickExamples } from '../../stages/report/gradcam.js';
 import { matchTrainings } from '../../stages/report/load.js';
 import { buildReport, report } from '../../stages/report.js';
+import { StageInputError } from '../../stages/types.js';
 import type { InputArtifact, StageContext } from '../../stages/types.js';
-import { buildFixtures, EVIL, type Fixtures } from './fixtures.js';
+import { artifact, buildFixtures, EVIL, type Fixtures } from './fixtures.js';
 
 let root: string;
 let fx: Fixtures;
@@ -19,7 +20,7 @@ afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-const full = () => ({ inspect: fx.inspect, evaluations: fx.evaluations, trainings: fx.trainings, explanations: fx.explanations, data: fx.data });
+const full = () => ({ inspect: fx.inspect, evaluations: fx.evaluations, trainings: fx.trainings, explanations: fx.explanations, robustness: fx.robustness, data: fx.data });
 const sectionIds = (html: string) => [...html.matchAll(/<section id="([^"]+)"/g)].map((m) => m[1]);
 /** The figure specs from the JSON data block. */
 const figures = (html: string): { id: string; data: { type: string }[] }[] => {
@@ -30,7 +31,7 @@ const figures = (html: string): { id: string; data: { type: string }[] }[] => {
 describe('report', () => {
   it('renders every section when every input is given', async () => {
     const html = await buildReport(full(), { title: 'Quick' });
-    expect(sectionIds(html)).toEqual(['dataset', 'comparison', 'model-0', 'model-1', 'gradcam', 'facts']);
+    expect(sectionIds(html)).toEqual(['dataset', 'comparison', 'model-0', 'model-1', 'gradcam', 'robustness', 'photos', 'facts']);
     const ids = figures(html).map((f) => f.id);
     expect(ids).toEqual([
       'fig-dataset-classes',
@@ -42,6 +43,7 @@ describe('report', () => {
       'fig-model-0-confusion',
       'fig-model-1-curves',
       'fig-model-1-confusion',
+      'fig-robustness',
     ]);
     for (const id of ids) expect(html).toContain(`id="${id}"`);
     // Sample grid, misclassified examples and Grad-CAM triplets are inline PNGs.
@@ -72,6 +74,47 @@ describe('report', () => {
     const empty = await buildReport({}, {});
     expect(sectionIds(empty)).toEqual([]);
     expect(empty).toContain('This report has no inputs');
+  });
+
+  it('shows accuracy per model and perturbation, and photo examples with what the model saw and its top 3', async () => {
+    const html = await buildReport({ robustness: fx.robustness, evaluations: fx.evaluations }, {});
+    const heatmap = figures(html).find((f) => f.id === 'fig-robustness') as unknown as { data: { type: string; x: string[]; y: string[]; z: (number | null)[][] }[] };
+    expect(heatmap.data[0]!.type).toBe('heatmap');
+    expect(heatmap.data[0]!.x).toEqual(['clean', 'brightness', 'inversion', 'noise', 'photos']);
+    expect(heatmap.data[0]!.y).toEqual(['cnn', 'logistic-regression']);
+    expect(heatmap.data[0]!.z[0]).toEqual([0.83, 0.664, 0.498, 0.332, 0.166]);
+    const table = /<table class="data sortable" id="robustness-table">[\s\S]*?<\/table>/.exec(html)![0];
+    expect(table).toContain('<th data-col="8" tabindex="0" aria-sort="none">clean − worst</th>');
+    // cnn: clean 0.83, worst 0.166 (photos), so it lost 0.664.
+    expect(table).toContain('<td class="num" data-sort="0.166">0.1660</td><td class="num" data-sort="0.664">0.6640</td></tr>');
+    // 3 examples per model, each three inline PNGs and a top 3 named with the evaluations' classes (escaped).
+    const photos = html.slice(html.indexOf('<section id="photos">'));
+    expect(photos.match(/<figure class="photo/g)).toHaveLength(6);
+    expect(photos.match(/<img [^>]*src="data:image\/png;base64,/g)).toHaveLength(18);
+    expect(photos.match(/<ol class="top3">(<li[^>]*>[^<]*<\/li>){3}<\/ol>/g)).toHaveLength(6);
+    expect(photos).toContain('&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; 25.0%');
+  });
+
+  it('refuses a robustness artifact with a missing or malformed field, naming the file and the field', async () => {
+    const broken = async (name: string, file: string, edit: (v: Record<string, unknown>) => void) => {
+      const src = fx.robustness[0]!;
+      const dir = join(root, name);
+      await cp(src.dir, dir, { recursive: true });
+      const value = JSON.parse(await readFile(join(dir, file), 'utf8')) as Record<string, unknown>;
+      edit(value);
+      await writeFile(join(dir, file), JSON.stringify(value));
+      return artifact(dir, name, 'robustness', {}, {});
+    };
+    const noAccuracy = await broken('r-acc', 'robustness.json', (v) => delete (v['results'] as Record<string, unknown>[])[1]!['accuracy']);
+    const err = await buildReport({ robustness: [noAccuracy] }, {}).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StageInputError);
+    expect((err as Error).message).toBe('r-acc/robustness.json: results[1].accuracy must be a number');
+    const noModel = await broken('r-model', 'robustness.json', (v) => delete v['model']);
+    await expect(buildReport({ robustness: [noModel] }, {})).rejects.toThrow('r-model/robustness.json: model must be a non-empty string');
+    const badTop = await broken('r-top', 'examples.json', (v) => ((v['examples'] as Record<string, unknown>[])[0]!['top'] = [{ class: 1, probability: 'high' }]));
+    await expect(buildReport({ robustness: [badTop] }, {})).rejects.toThrow('r-top/examples.json: examples[0].top[0].probability must be a number');
+    const lostFile = await broken('r-file', 'examples.json', (v) => (((v['examples'] as Record<string, unknown>[])[2]!['files'] as Record<string, string>)['seen'] = 'examples/9-seen.png'));
+    await expect(buildReport({ robustness: [lostFile] }, {})).rejects.toThrow('r-file/examples.json: examples[2].files.seen must be a file of the artifact (examples/9-seen.png is not one)');
   });
 
   it('escapes user strings in HTML, JSON data and Plotly labels', async () => {
