@@ -27,11 +27,12 @@ describe('pipe run --queue with pipe worker processes', () => {
       });
       child.on('exit', (code) => reject(new Error(`worker exited with ${code}: ${out}`)));
     });
-  const contentHashes = async (store: string): Promise<Record<string, string>> => {
+  /** Every artifact in a store as "stage content-hash", sorted (a store may hold several per stage). */
+  const contentHashes = async (store: string): Promise<string[]> => {
     const listed = JSON.parse((await rig.pipe(['ls', '--json', '--store', store])).stdout) as Array<{ stage: string; pipeline: string; dir: string }>;
-    const out: Record<string, string> = {};
-    for (const a of listed) out[a.stage] = (JSON.parse(await readFile(join(a.dir, 'manifest.json'), 'utf8')) as { content_hash: string }).content_hash;
-    return out;
+    const out: string[] = [];
+    for (const a of listed) out.push(`${a.stage} ${(JSON.parse(await readFile(join(a.dir, 'manifest.json'), 'utf8')) as { content_hash: string }).content_hash}`);
+    return out.sort();
   };
 
   beforeAll(async () => {
@@ -51,11 +52,12 @@ describe('pipe run --queue with pipe worker processes', () => {
     const run = await rig.pipe(['run', TINY, '--json', '--queue', redis.url, '--store', 'shared']);
     expect(run.code, run.stderr).toBe(0);
     const done = rig.events(run).filter((e) => e.type === 'stage-done');
-    expect(done.length).toBe(24);
     expect(done.every((e) => typeof e['worker'] === 'string'), 'every stage names its worker').toBe(true);
     expect(new Set(done.map((e) => e['worker'])).size).toBeGreaterThan(1);
     const local = await rig.pipe(['run', TINY, '--json', '--store', 'local']);
     expect(local.code, local.stderr).toBe(0);
+    // The same stages ran (all of tiny.yaml), and gave the same bytes.
+    expect(done.map((e) => String(e['stage'])).sort()).toEqual(byStatus(rig.events(local), 'stage-done'));
     expect(await contentHashes('shared')).toEqual(await contentHashes('local'));
   });
 
@@ -94,7 +96,7 @@ describe('pipe run --queue with pipe worker processes', () => {
     // The artifacts equal a local run of the same pipeline.
     const local = await rig.pipe(['run', TINY, '--json', '--store', 'local', ...set]);
     expect(local.code, local.stderr).toBe(0);
-    expect(await contentHashes('shared')).toMatchObject(await contentHashes('local'));
+    expect(await contentHashes('shared')).toEqual(await contentHashes('local'));
   });
 
   it('a worker or run that cannot reach Redis says so, naming the URL, with no stack trace', async () => {
