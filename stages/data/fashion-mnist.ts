@@ -72,14 +72,19 @@ export async function locateFashionMnist(path: string | undefined, access: FileA
     if (!found.files) throw new StageInputError(`$FASHION_MNIST_DIR=${env}: missing ${found.missing.join(', ')}. Fix the directory or unset the variable.`);
     return { files: found.files, source: '$FASHION_MNIST_DIR' };
   }
-  for (const [dir, source] of [
+  const places = [
     [join(packageRoot(), 'data', 'fashion-mnist'), 'repository copy'],
     ['/usr/share/datasets/fashion-mnist', 'Debian dataset-fashion-mnist'],
-  ] as const) {
+  ] as const;
+  return locateIn(places, join(homedir(), '.cache', 'pipe', 'fashion-mnist'), access);
+}
+
+/** The first of `places` holding all four files, else the download cache (filled only with `fetch`). */
+export async function locateIn(places: readonly (readonly [dir: string, source: string])[], cache: string, access: FileAccess): Promise<Located | undefined> {
+  for (const [dir, source] of places) {
     const found = filesIn(dir);
     if (found.files) return { files: found.files, source };
   }
-  const cache = join(homedir(), '.cache', 'pipe', 'fashion-mnist');
   if (access === 'lookup') {
     const cached = filesIn(cache);
     return cached.files ? { files: cached.files, source: 'download cache' } : undefined;
