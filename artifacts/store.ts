@@ -58,56 +58,51 @@ export type Lookup =
   | { readonly status: 'corrupt'; readonly detail: string };
 
 /**
- * What the executor, the CLI and gc need from a store. Implementations: `LocalStore` (a directory,
- * also on a shared filesystem). One contract suite (test/store/contract.test.ts) runs against each.
+ * What inspection (status, ls, show, compare, report's pre-check) needs: reads only, so it takes
+ * no lease and works on a read-only store or one that does not exist yet ("nothing cached").
  */
-export interface ArtifactStore {
+export interface ArtifactReader {
   /** Local directory holding the artifacts that stages read. */
   readonly root: string;
+  /** In a reader, a memo that is never saved (saving would write to the store without its lock). */
   readonly memo: FileHashMemo;
   artifactDir(key: string): string;
   /** Finds an artifact and verifies every file it records. */
   lookup(key: KeyHash): Promise<Lookup>;
   /** A manifest without verifying files (listings). */
   readManifest(key: string): Promise<Manifest | undefined>;
+  keys(): Promise<string[]>;
+  sizeOf(key: string): Promise<number>;
+  close(): Promise<void>;
+}
+
+/**
+ * What the executor and gc need from a store. Implementations: `LocalStore` (a directory,
+ * also on a shared filesystem). One contract suite (test/store/contract.test.ts) runs against each.
+ */
+export interface ArtifactStore extends ArtifactReader {
   createTemp(key: KeyHash): Promise<string>;
   /** Write-once: if another writer committed the same key first, its artifact wins and ours is dropped. */
   commit(tempDir: string, draft: ManifestDraft): Promise<Manifest>;
   discard(tempDir: string): Promise<void>;
   remove(key: string): Promise<void>;
-  keys(): Promise<string[]>;
-  sizeOf(key: string): Promise<number>;
   /** Tries to become the one process computing `key` (never waits). */
   claimKey(key: KeyHash, purpose: string): Promise<Claim>;
   /** Leases of live runs (their `keys` are in use and must survive gc). */
   readonly runLeases: LeaseDir;
   /** Deletes temp dirs whose process is gone. */
   sweepTemp(): Promise<number>;
-  close(): Promise<void>;
 }
 
-export class LocalStore implements ArtifactStore {
-  private tempCounter = 0;
-
-  private constructor(
+/** A local store opened for reading only: no directories created, no leases, the memo never saved. */
+export class LocalStoreReader implements ArtifactReader {
+  protected constructor(
     readonly root: string,
     readonly memo: FileHashMemo,
-    private readonly keyLeases: LeaseDir,
-    readonly runLeases: LeaseDir,
   ) {}
 
-  static async open(root: string, owner = `${hostname()}-${process.pid}`): Promise<LocalStore> {
-    for (const dir of ['artifacts', 'tmp', 'runs']) await mkdir(join(root, dir), { recursive: true });
-    return new LocalStore(
-      root,
-      await FileHashMemo.open(join(root, 'file-hashes.json')),
-      await LeaseDir.open(join(root, 'leases', 'keys'), owner),
-      await LeaseDir.open(join(root, 'leases', 'runs'), owner),
-    );
-  }
-
-  claimKey(key: KeyHash, purpose: string): Promise<Claim> {
-    return this.keyLeases.claim(key, purpose);
+  static async openReadOnly(root: string): Promise<ArtifactReader> {
+    return new LocalStoreReader(root, await FileHashMemo.open(join(root, 'file-hashes.json')));
   }
 
   artifactDir(key: string): string {
@@ -146,6 +141,53 @@ export class LocalStore implements ArtifactStore {
     } catch {
       return undefined;
     }
+  }
+
+  /** Every artifact key present on disk. */
+  async keys(): Promise<string[]> {
+    const keys: string[] = [];
+    const base = join(this.root, 'artifacts');
+    for (const prefix of await readdir(base).catch(() => [] as string[])) {
+      for (const key of await readdir(join(base, prefix)).catch(() => [] as string[])) keys.push(key);
+    }
+    return keys.sort();
+  }
+
+  async sizeOf(key: string): Promise<number> {
+    let total = 0;
+    for (const path of await listFiles(this.artifactDir(key))) total += (await stat(path)).size;
+    return total;
+  }
+
+  async close(): Promise<void> {
+    // Nothing to release, and the memo is not saved: a reader never writes to the store.
+  }
+}
+
+export class LocalStore extends LocalStoreReader implements ArtifactStore {
+  private tempCounter = 0;
+
+  private constructor(
+    root: string,
+    memo: FileHashMemo,
+    private readonly keyLeases: LeaseDir,
+    readonly runLeases: LeaseDir,
+  ) {
+    super(root, memo);
+  }
+
+  static async open(root: string, owner = `${hostname()}-${process.pid}`): Promise<LocalStore> {
+    for (const dir of ['artifacts', 'tmp', 'runs']) await mkdir(join(root, dir), { recursive: true });
+    return new LocalStore(
+      root,
+      await FileHashMemo.open(join(root, 'file-hashes.json')),
+      await LeaseDir.open(join(root, 'leases', 'keys'), owner),
+      await LeaseDir.open(join(root, 'leases', 'runs'), owner),
+    );
+  }
+
+  claimKey(key: KeyHash, purpose: string): Promise<Claim> {
+    return this.keyLeases.claim(key, purpose);
   }
 
   async createTemp(key: KeyHash): Promise<string> {
@@ -247,23 +289,7 @@ export class LocalStore implements ArtifactStore {
     return swept;
   }
 
-  /** Every artifact key present on disk. */
-  async keys(): Promise<string[]> {
-    const keys: string[] = [];
-    const base = join(this.root, 'artifacts');
-    for (const prefix of await readdir(base).catch(() => [] as string[])) {
-      for (const key of await readdir(join(base, prefix)).catch(() => [] as string[])) keys.push(key);
-    }
-    return keys.sort();
-  }
-
-  async sizeOf(key: string): Promise<number> {
-    let total = 0;
-    for (const path of await listFiles(this.artifactDir(key))) total += (await stat(path)).size;
-    return total;
-  }
-
-  async close(): Promise<void> {
+  override async close(): Promise<void> {
     await this.memo.save();
   }
 }

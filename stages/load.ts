@@ -15,11 +15,12 @@ export const load: StageDefinition = {
   description: 'Read the Fashion-MNIST IDX files (gz or raw), check them, write uint8 arrays',
   inputs: [],
   schema: loadSchema('stages/load'),
-  async fileInputs(params) {
-    return (await locateFashionMnist(pathOf(params))).files;
+  async fileInputs(params, access) {
+    const located = await locateFashionMnist(pathOf(params), access);
+    return located ? { files: located.files } : { notPresent: 'data file not present locally (pipe run fetches it)' };
   },
   async run(ctx) {
-    const located = await locateFashionMnist(pathOf(ctx.params));
+    const located = await locateFashionMnist(pathOf(ctx.params), 'fetch');
     const verify = ctx.params['verify'] !== false;
     const read = async (role: FileRole): Promise<Buffer> => {
       const file = located.files[role];

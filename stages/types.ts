@@ -92,9 +92,11 @@ export interface StageDefinition {
   readonly variant?: StageVariant;
   /**
    * External files the stage reads (e.g. the IDX files), name → absolute path. Resolved before the
-   * run; their content hashes join the cache key. Throw a StageInputError when they cannot be found.
+   * run; their content hashes join the cache key. With `fetch` (only `pipe run`) the stage may
+   * download them; with `lookup` (status, compare, report's pre-check…) it must only look, and
+   * report a file that is not here as `notPresent`. Throw a StageInputError when they cannot be found.
    */
-  fileInputs?(params: Params): Promise<Record<string, string>>;
+  fileInputs?(params: Params, access: FileAccess): Promise<FileInputs>;
   /** True for stages whose output depends on the TensorFlow.js backend choice (the forced choice joins the key). */
   readonly usesBackend?: boolean;
   /**
@@ -106,6 +108,12 @@ export interface StageDefinition {
   readonly weight?: number;
   run(ctx: StageContext): Promise<StageResult>;
 }
+
+/** How external files are resolved: `fetch` may download (only `pipe run`), `lookup` never writes. */
+export type FileAccess = 'fetch' | 'lookup';
+
+/** What `fileInputs` found: every file, or (in `lookup` mode) why one is not present locally. */
+export type FileInputs = { readonly files: Readonly<Record<string, string>> } | { readonly notPresent: string };
 
 export interface StageVariant {
   readonly param: string;

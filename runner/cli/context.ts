@@ -1,6 +1,6 @@
 /** Shared CLI plumbing: load + plan a pipeline file, open its store, read run history. */
 import { resolve } from 'node:path';
-import { LocalStore, type ArtifactStore } from '../../artifacts/store.js';
+import { LocalStore, LocalStoreReader, type ArtifactReader, type ArtifactStore } from '../../artifacts/store.js';
 import { STAGES } from '../../stages/index.js';
 import type { BackendChoice, Plan } from '../config/types.js';
 import { lastSuccessful, readRunRecords, type StageRecord } from '../execute/run-records.js';
@@ -38,8 +38,17 @@ export function backendChoice(flags: CommonFlags, planned?: Plan): BackendChoice
   return value as BackendChoice;
 }
 
+/** The store for commands that write (gc); `pipe run` uses openRunStore. */
 export async function openStore(root: string): Promise<ArtifactStore> {
   return LocalStore.open(root);
+}
+
+/**
+ * The store for inspection (status, ls, show, compare, best, predict, report's pre-check): reads
+ * only, so it works on a read-only store, and a store that does not exist is simply empty.
+ */
+export async function openReader(root: string): Promise<ArtifactReader> {
+  return LocalStoreReader.openReadOnly(root);
 }
 
 /**

@@ -99,7 +99,7 @@ export async function execute(plan: Plan, options: ExecuteOptions): Promise<Exec
     let lease: HeldLease | undefined;
     try {
       const hashes = inputHashes(stage, (ref) => manifests.get(ref)?.manifest.content_hash);
-      let resolution = await resolveStage(stage, hashes, store, options.previous.get(stage.name), options.backend, forced);
+      let resolution = await resolveStage(stage, hashes, store, options.previous.get(stage.name), options.backend, forced, 'fetch');
       const { key, keyRecord } = resolution;
       options.useKey?.(key);
       if (resolution.found.status === 'hit' && !forced) return cached(key, keyRecord, resolution.found.manifest, resolution.found.dir, resolution.found.origin);

@@ -2,12 +2,15 @@
 import { KEY_FORMAT, type KeyRecord } from '../../artifacts/key.js';
 import type { FileHashMemo } from '../../artifacts/file-hashes.js';
 import type { PlannedStage } from '../config/types.js';
+import type { FileAccess } from '../../stages/types.js';
 
-export async function externalFileHashes(stage: PlannedStage, memo: FileHashMemo): Promise<Record<string, string>> {
-  const files = (await stage.definition.fileInputs?.(stage.params)) ?? {};
-  const out: Record<string, string> = {};
-  for (const [name, path] of Object.entries(files)) out[name] = await memo.hash(path);
-  return out;
+/** Content hashes of the stage's external files, or (with `lookup`) why one is not present locally. */
+export async function externalFileHashes(stage: PlannedStage, memo: FileHashMemo, access: FileAccess): Promise<{ readonly hashes: Record<string, string> } | { readonly notPresent: string }> {
+  const found = (await stage.definition.fileInputs?.(stage.params, access)) ?? { files: {} };
+  if ('notPresent' in found) return found;
+  const hashes: Record<string, string> = {};
+  for (const [name, path] of Object.entries(found.files)) hashes[name] = await memo.hash(path);
+  return { hashes };
 }
 
 /**

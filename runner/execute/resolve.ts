@@ -1,11 +1,12 @@
 /**
  * The one path from a planned stage to "cached, or stale and why": key record → key → verified
  * lookup → reasons. `pipe run` (executor.ts) and `pipe status` (status.ts) both use it, so what
- * status predicts is what run does.
+ * status predicts is what run does. Only the file access differs: run fetches, status only looks.
  */
 import { explainChange, keyHash, type KeyRecord, type StaleReason } from '../../artifacts/key.js';
 import type { KeyHash } from '../../artifacts/hash.js';
-import type { ArtifactStore, Lookup } from '../../artifacts/store.js';
+import type { ArtifactReader, Lookup } from '../../artifacts/store.js';
+import type { FileAccess } from '../../stages/types.js';
 import type { PlannedStage } from '../config/types.js';
 import { externalFileHashes, keyRecordFor } from './keys.js';
 import type { StageRecord } from './run-records.js';
@@ -15,6 +16,13 @@ export interface Resolution {
   readonly key: KeyHash;
   readonly found: Lookup;
   /** Empty when the stage is cached (a verified hit and not forced). */
+  readonly reasons: readonly StaleReason[];
+}
+
+/** Lookup mode only: an external file is not here, so there is no key yet (stale, never an error). */
+export interface Unresolved {
+  readonly key?: undefined;
+  readonly found: { readonly status: 'absent' };
   readonly reasons: readonly StaleReason[];
 }
 
@@ -28,15 +36,24 @@ export function inputHashes(stage: PlannedStage, contentHashOf: (ref: string) =>
   return out;
 }
 
+/**
+ * `fetch` (pipe run) may download external files; `lookup` (inspection) only looks, and a file that
+ * is not present locally makes the stage stale with that reason instead.
+ */
+export async function resolveStage(stage: PlannedStage, hashes: Record<string, string | string[]>, store: ArtifactReader, previous: StageRecord | undefined, backend: string, forced: boolean, access: 'fetch'): Promise<Resolution>;
+export async function resolveStage(stage: PlannedStage, hashes: Record<string, string | string[]>, store: ArtifactReader, previous: StageRecord | undefined, backend: string, forced: boolean, access: FileAccess): Promise<Resolution | Unresolved>;
 export async function resolveStage(
   stage: PlannedStage,
   hashes: Record<string, string | string[]>,
-  store: ArtifactStore,
+  store: ArtifactReader,
   previous: StageRecord | undefined,
   backend: string,
   forced: boolean,
-): Promise<Resolution> {
-  const keyRecord = keyRecordFor(stage, hashes, await externalFileHashes(stage, store.memo), backend);
+  access: FileAccess,
+): Promise<Resolution | Unresolved> {
+  const files = await externalFileHashes(stage, store.memo, access);
+  if ('notPresent' in files) return { found: { status: 'absent' }, reasons: [{ code: 'output-missing', detail: files.notPresent }] };
+  const keyRecord = keyRecordFor(stage, hashes, files.hashes, backend);
   const key = keyHash(keyRecord);
   const found = await store.lookup(key);
   return { keyRecord, key, found, reasons: reasonsFor(found, keyRecord, previous, forced) };

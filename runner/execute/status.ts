@@ -1,9 +1,11 @@
 /**
  * Dry run: what `pipe run` would do, with a reason per stale stage, without running anything.
  * A stage whose input is stale cannot know its key yet and is reported as `upstream-stale`.
+ * External files are only looked up, never fetched, and the store is only read (inspection is
+ * side-effect free and works on a read-only store).
  */
 import type { StaleReason } from '../../artifacts/key.js';
-import type { ArtifactStore, Manifest } from '../../artifacts/store.js';
+import type { ArtifactReader, Manifest } from '../../artifacts/store.js';
 import type { Plan } from '../config/types.js';
 import { inputHashes, resolveStage } from './resolve.js';
 import type { StageRecord } from './run-records.js';
@@ -14,7 +16,7 @@ export type StageState =
 
 export async function computeStatus(
   plan: Plan,
-  store: ArtifactStore,
+  store: ArtifactReader,
   previous: ReadonlyMap<string, StageRecord>,
   backend: string,
   selection?: ReadonlySet<string>,
@@ -35,14 +37,14 @@ export async function computeStatus(
     });
     let resolution;
     try {
-      resolution = await resolveStage(stage, hashes, store, previous.get(stage.name), backend, force?.has(stage.name) === true);
+      resolution = await resolveStage(stage, hashes, store, previous.get(stage.name), backend, force?.has(stage.name) === true, 'lookup');
     } catch (error) {
       states.set(stage.name, { stage: stage.name, state: 'stale', reasons: [{ code: 'output-missing', detail: (error as Error).message }] });
       continue;
     }
     const { key, found, reasons } = resolution;
-    if (found.status === 'hit' && !reasons.length) states.set(stage.name, { stage: stage.name, state: 'fresh', key, manifest: found.manifest });
-    else states.set(stage.name, { stage: stage.name, state: 'stale', key, reasons });
+    if (key !== undefined && found.status === 'hit' && !reasons.length) states.set(stage.name, { stage: stage.name, state: 'fresh', key, manifest: found.manifest });
+    else states.set(stage.name, { stage: stage.name, state: 'stale', ...(key === undefined ? {} : { key }), reasons });
   }
   return [...states.values()];
 }

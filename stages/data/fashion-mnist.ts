@@ -7,7 +7,7 @@ import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { packageRoot } from '../schema.js';
-import { StageInputError } from '../types.js';
+import { StageInputError, type FileAccess } from '../types.js';
 import { md5 } from './idx.js';
 
 export const CLASS_NAMES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
@@ -53,7 +53,13 @@ export interface Located {
   readonly source: string;
 }
 
-export async function locateFashionMnist(path: string | undefined): Promise<Located> {
+/**
+ * With `lookup`, never downloads or creates anything: `undefined` when the files would have to be
+ * fetched (the download cache does not hold them yet).
+ */
+export async function locateFashionMnist(path: string | undefined, access: 'fetch'): Promise<Located>;
+export async function locateFashionMnist(path: string | undefined, access: FileAccess): Promise<Located | undefined>;
+export async function locateFashionMnist(path: string | undefined, access: FileAccess): Promise<Located | undefined> {
   if (path !== undefined) {
     const dir = resolve(path);
     const found = filesIn(dir);
@@ -66,14 +72,24 @@ export async function locateFashionMnist(path: string | undefined): Promise<Loca
     if (!found.files) throw new StageInputError(`$FASHION_MNIST_DIR=${env}: missing ${found.missing.join(', ')}. Fix the directory or unset the variable.`);
     return { files: found.files, source: '$FASHION_MNIST_DIR' };
   }
-  for (const [dir, source] of [
+  const places = [
     [join(packageRoot(), 'data', 'fashion-mnist'), 'repository copy'],
     ['/usr/share/datasets/fashion-mnist', 'Debian dataset-fashion-mnist'],
-  ] as const) {
+  ] as const;
+  return locateIn(places, join(homedir(), '.cache', 'pipe', 'fashion-mnist'), access);
+}
+
+/** The first of `places` holding all four files, else the download cache (filled only with `fetch`). */
+export async function locateIn(places: readonly (readonly [dir: string, source: string])[], cache: string, access: FileAccess): Promise<Located | undefined> {
+  for (const [dir, source] of places) {
     const found = filesIn(dir);
     if (found.files) return { files: found.files, source };
   }
-  return { files: await download(join(homedir(), '.cache', 'pipe', 'fashion-mnist')), source: 'download cache' };
+  if (access === 'lookup') {
+    const cached = filesIn(cache);
+    return cached.files ? { files: cached.files, source: 'download cache' } : undefined;
+  }
+  return { files: await download(cache), source: 'download cache' };
 }
 
 async function download(dir: string): Promise<Record<FileRole, string>> {

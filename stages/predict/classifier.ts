@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ArtifactStore, InputRef, Manifest } from '../../artifacts/store.js';
+import type { ArtifactReader, InputRef, Manifest } from '../../artifacts/store.js';
 import { CLASS_NAMES } from '../data/fashion-mnist.js';
 import { getModel } from '../models/index.js';
 import { loadPca, pcaTransform } from '../models/pca.js';
@@ -24,7 +24,7 @@ export interface Scaling {
  * Walks the model's inputs back to the `normalize` stage that fed it, so a model trained on
  * standardised pixels gets standardised pixels here too (not [0,1]).
  */
-export async function inputScaling(store: ArtifactStore, manifest: Manifest): Promise<Scaling> {
+export async function inputScaling(store: ArtifactReader, manifest: Manifest): Promise<Scaling> {
   const byContent = new Map<string, Manifest>();
   for (const key of await store.keys()) {
     const m = await store.readManifest(key);
@@ -64,7 +64,7 @@ export function modelNameOf(manifest: Manifest, dir: string): string | undefined
   return name !== undefined && existsSync(join(dir, 'model')) ? name : undefined;
 }
 
-export async function loadClassifier(store: ArtifactStore, manifest: Manifest): Promise<Classifier> {
+export async function loadClassifier(store: ArtifactReader, manifest: Manifest): Promise<Classifier> {
   const dir = store.artifactDir(manifest.key);
   const name = modelNameOf(manifest, dir);
   if (name === undefined) throw new Error(`${manifest.stage} is not a trained model`);

@@ -1,14 +1,14 @@
 /** `pipe ls` and `pipe show`: look at what the store holds. */
 import { join } from 'node:path';
 import type { Manifest } from '../../../artifacts/store.js';
-import { openStore, storeRoot, type CommonFlags } from '../context.js';
+import { openReader, storeRoot, type CommonFlags } from '../context.js';
 import { age, bytes, table } from '../format.js';
 import type { Output } from '../run-logger.js';
 import { UsageError } from '../usage-error.js';
 import { resolveArtifact } from './resolve-artifact.js';
 
 export async function lsCommand(flags: CommonFlags & { json?: boolean }, write: Output): Promise<number> {
-  const store = await openStore(storeRoot(flags));
+  const store = await openReader(storeRoot(flags));
   const rows: { manifest: Manifest; size: number }[] = [];
   for (const key of await store.keys()) {
     const manifest = await store.readManifest(key);
@@ -26,7 +26,7 @@ export async function lsCommand(flags: CommonFlags & { json?: boolean }, write: 
 
 export async function showCommand(target: string, flags: CommonFlags & { json?: boolean; pipeline?: string }, write: Output): Promise<number> {
   const root = storeRoot(flags);
-  const store = await openStore(root);
+  const store = await openReader(root);
   const key = await resolveArtifact(target, root, store, flags.pipeline === undefined ? {} : { pipeline: flags.pipeline });
   const manifest = await store.readManifest(key);
   if (!manifest) throw new UsageError(`artifact ${key} has no readable manifest`);

@@ -8,7 +8,7 @@ import type { JsonValue } from '../../../stages/types.js';
 import type { Plan } from '../../config/types.js';
 import { readRunRecords } from '../../execute/run-records.js';
 import { computeStatus } from '../../execute/status.js';
-import { backendChoice, openStore, planFile, previousRuns, storeRoot, type CommonFlags } from '../context.js';
+import { backendChoice, openReader, planFile, previousRuns, storeRoot, type CommonFlags } from '../context.js';
 import { table } from '../format.js';
 import type { Output } from '../run-logger.js';
 import { UsageError } from '../usage-error.js';
@@ -26,7 +26,7 @@ const suffixOf = (name: string): string | undefined => /\[(.*)\]$/.exec(name)?.[
 
 export async function collectVariants(planned: Plan, flags: CommonFlags): Promise<VariantRow[]> {
   const root = storeRoot(flags, planned.pipeline.store);
-  const store = await openStore(root);
+  const store = await openReader(root);
   try {
     const states = new Map((await computeStatus(planned, store, await previousRuns(root, planned.pipeline.name), backendChoice(flags, planned))).map((s) => [s.stage, s]));
     const records = await readRunRecords(root);

@@ -11,7 +11,7 @@ import { basename, extname, join } from 'node:path';
 import { PNG } from 'pngjs';
 import { loadClassifier, modelNameOf } from '../../../stages/predict/classifier.js';
 import { preprocessImage, SIZE, type Box, type PreprocessedImage } from '../../../stages/predict/preprocess.js';
-import { openStore, storeRoot, type CommonFlags } from '../context.js';
+import { openReader, storeRoot, type CommonFlags } from '../context.js';
 import type { Output } from '../run-logger.js';
 import { UsageError } from '../usage-error.js';
 import { resolveArtifact } from './resolve-artifact.js';
@@ -70,7 +70,7 @@ export async function predictCommand(
   const topK = flags.top === undefined ? 3 : Number(flags.top);
   if (!Number.isInteger(topK) || topK < 1) throw new UsageError(`--top must be a positive integer (got "${flags.top}")`);
   const root = storeRoot(flags);
-  const store = await openStore(root);
+  const store = await openReader(root);
   const key = await resolveArtifact(target, root, store, flags.pipeline === undefined ? {} : { pipeline: flags.pipeline });
   const manifest = await store.readManifest(key);
   const dir = store.artifactDir(key);

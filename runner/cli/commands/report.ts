@@ -2,7 +2,7 @@
 import { formatReason } from '../../../artifacts/key.js';
 import { computeStatus } from '../../execute/status.js';
 import { selectTargets } from '../../plan/plan.js';
-import { backendChoice, openStore, planFile, previousRuns, storeRoot } from '../context.js';
+import { backendChoice, openReader, planFile, previousRuns, storeRoot } from '../context.js';
 import type { Output } from '../run-logger.js';
 import { UsageError } from '../usage-error.js';
 import { EXIT, runCommand, type RunFlags } from './run.js';
@@ -12,7 +12,7 @@ export async function reportCommand(file: string, flags: RunFlags, write: Output
   const reports = planned.stages.filter((s) => s.definition.publish).map((s) => s.name);
   if (!reports.length) throw new UsageError(`${file} has no report stage (kind: report)`);
   const root = storeRoot(flags, planned.pipeline.store);
-  const store = await openStore(root);
+  const store = await openReader(root);
   let missing: string[];
   try {
     const states = await computeStatus(planned, store, await previousRuns(root, planned.pipeline.name), backendChoice(flags, planned), selectTargets(planned, reports).names);

@@ -7,7 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, extname } from 'node:path';
 import { parse } from 'yaml';
-import type { ArtifactStore, Manifest } from '../../../artifacts/store.js';
+import type { ArtifactReader, Manifest } from '../../../artifacts/store.js';
 import { readRunRecords, type RunRecord } from '../../execute/run-records.js';
 import { age } from '../format.js';
 import { UsageError } from '../usage-error.js';
@@ -47,7 +47,7 @@ function pick(candidates: readonly Candidate[], records: readonly RunRecord[], p
   return [...candidates].sort((a, b) => b.manifest.finished_at.localeCompare(a.manifest.finished_at))[0];
 }
 
-export async function resolveArtifact(target: string, root: string, store: ArtifactStore, options: { pipeline?: string } = {}): Promise<string> {
+export async function resolveArtifact(target: string, root: string, store: ArtifactReader, options: { pipeline?: string } = {}): Promise<string> {
   const keys = await store.keys();
   const reference = splitReference(target);
   if (!reference && options.pipeline === undefined && /^[0-9a-f]{4,64}$/.test(target)) {

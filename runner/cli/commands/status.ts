@@ -2,7 +2,7 @@
 import { formatReason } from '../../../artifacts/key.js';
 import { computeStatus } from '../../execute/status.js';
 import { selectTargets } from '../../plan/plan.js';
-import { backendChoice, openStore, planFile, previousRuns, storeRoot, type CommonFlags } from '../context.js';
+import { backendChoice, openReader, planFile, previousRuns, storeRoot, type CommonFlags } from '../context.js';
 import { table } from '../format.js';
 import type { Output } from '../run-logger.js';
 import { EXIT } from './run.js';
@@ -10,7 +10,7 @@ import { EXIT } from './run.js';
 export async function statusCommand(file: string, flags: CommonFlags & { json?: boolean; stage?: readonly string[] }, write: Output): Promise<number> {
   const planned = await planFile(file, flags);
   const root = storeRoot(flags, planned.pipeline.store);
-  const store = await openStore(root);
+  const store = await openReader(root);
   try {
     const selection = flags.stage?.length ? selectTargets(planned, flags.stage).names : undefined;
     const states = await computeStatus(planned, store, await previousRuns(root, planned.pipeline.name), backendChoice(flags, planned), selection);
