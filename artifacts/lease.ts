@@ -153,11 +153,6 @@ export class LeaseDir {
     }
     return swept;
   }
-
-  async holder(name: string): Promise<LeaseInfo | undefined> {
-    const info = await readLease(join(this.dir, name));
-    return info && !isStale(info) ? info : undefined;
-  }
 }
 
 export async function readLease(path: string): Promise<LeaseInfo | undefined> {

@@ -3,7 +3,7 @@
  */
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { LEASE_TTL_MS, LeaseDir } from './lease.js';
+import { LEASE_TTL_MS, LeaseDir, type LeaseInfo } from './lease.js';
 import { UserError } from '../stages/errors.js';
 
 export interface LockInfo {
@@ -28,6 +28,10 @@ export interface Lock {
   release(): Promise<void>;
 }
 
+function lockInfo(lease: LeaseInfo): LockInfo {
+  return { pid: lease.pid, host: lease.host, started_at: lease.acquired_at, command: lease.purpose };
+}
+
 /**
  * An exclusive lease named `name` under `<store>/leases/exclusive/` (only `gc` needs one today: two
  * collectors at once would race). Created atomically with its content (see lease.ts), so no second
@@ -38,7 +42,7 @@ export async function acquireLock(storeRoot: string, command: string, name = 'gc
   const claim = await dir.claim(name, command);
   if (!claim.acquired) {
     const h = claim.holder;
-    throw new StoreLockedError({ pid: h.pid, host: h.host, started_at: h.acquired_at, command: h.purpose }, join(dir.dir, name));
+    throw new StoreLockedError(lockInfo(h), join(dir.dir, name));
   }
   const lease = claim.lease;
   const timer = setInterval(() => void lease.renew().catch(() => undefined), LEASE_TTL_MS / 3);
@@ -48,5 +52,5 @@ export async function acquireLock(storeRoot: string, command: string, name = 'gc
     await lease.release();
   };
   const b = claim.brokeStale;
-  return b ? { brokeStale: { pid: b.pid, host: b.host, started_at: b.acquired_at, command: b.purpose }, release } : { release };
+  return b ? { brokeStale: lockInfo(b), release } : { release };
 }

@@ -214,46 +214,40 @@ export class LocalStore extends LocalStoreReader implements ArtifactStore {
       files,
       finished_at: new Date().toISOString(),
     };
-    return this.place(tempDir, manifest);
+    return this.adopt(tempDir, manifest);
   }
 
   /**
-   * Takes in an artifact whose files were already verified against `manifest` (e.g. downloaded from
-   * a remote cache into a temp dir): writes the manifest last and renames the dir into place.
+   * Takes in an artifact whose files match `manifest` (hashed by commit, or downloaded from a
+   * remote cache and verified): writes the manifest last and renames the dir into place, write-once.
    */
   async adopt(tempDir: string, manifest: Manifest): Promise<Manifest> {
-    return this.place(tempDir, manifest);
-  }
-
-  private async place(tempDir: string, manifest: Manifest): Promise<Manifest> {
-    const draft = manifest;
-    const files = manifest.files;
     const manifestPath = join(tempDir, MANIFEST);
     await writeFile(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`);
     await fsyncFile(manifestPath);
-    const finalDir = this.artifactDir(draft.key);
+    const finalDir = this.artifactDir(manifest.key);
     await mkdir(join(finalDir, '..'), { recursive: true });
-    const existing = await this.lookup(draft.key);
+    const existing = await this.lookup(manifest.key);
     if (existing.status === 'hit') {
       // Write-once: someone committed this key first (e.g. a lease broken as stale while its holder
       // still ran). Same key, same work: keep theirs, drop ours.
       await this.discard(tempDir);
       return existing.manifest;
     }
-    if (existing.status === 'corrupt') await this.remove(draft.key);
+    if (existing.status === 'corrupt') await this.remove(manifest.key);
     try {
       await rename(tempDir, finalDir);
     } catch (error) {
       const code = (error as { code?: string }).code;
       if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw error;
       // Lost a race with another committer between our lookup and rename.
-      const winner = await this.lookup(draft.key);
+      const winner = await this.lookup(manifest.key);
       if (winner.status !== 'hit') throw error;
       await this.discard(tempDir);
       return winner.manifest;
     }
-    for (const name of Object.keys(files)) {
-      await this.memo.record(join(finalDir, name), files[name]?.sha256 ?? '');
+    for (const [name, file] of Object.entries(manifest.files)) {
+      await this.memo.record(join(finalDir, name), file.sha256);
     }
     return manifest;
   }

@@ -12,7 +12,7 @@ import PQueue from 'p-queue';
 import type { KeyHash } from '../../artifacts/hash.js';
 import type { KeyRecord, StaleReason } from '../../artifacts/key.js';
 import type { HeldLease } from '../../artifacts/lease.js';
-import type { ArtifactStore, Manifest } from '../../artifacts/store.js';
+import type { ArtifactStore, Lookup, Manifest } from '../../artifacts/store.js';
 import type { Plan, PlannedStage } from '../config/types.js';
 import { errorInfo } from './error-info.js';
 import type { RunEvent, StageSummary } from './events.js';
@@ -99,10 +99,13 @@ export async function execute(plan: Plan, options: ExecuteOptions): Promise<Exec
     let lease: HeldLease | undefined;
     try {
       const hashes = inputHashes(stage, (ref) => manifests.get(ref)?.manifest.content_hash);
-      let resolution = await resolveStage(stage, hashes, store, options.previous.get(stage.name), options.backend, forced, 'fetch');
+      const resolution = await resolveStage(stage, hashes, store, options.previous.get(stage.name), options.backend, forced, 'fetch');
       const { key, keyRecord } = resolution;
       options.useKey?.(key);
-      if (resolution.found.status === 'hit' && !forced) return cached(key, keyRecord, resolution.found.manifest, resolution.found.dir, resolution.found.origin);
+      /** A verified hit is reused unless forced; checked again each time another process may have committed. */
+      const reuse = (found: Lookup): Outcome | undefined => (found.status === 'hit' && !forced ? cached(key, keyRecord, found.manifest, found.dir, found.origin) : undefined);
+      const first = reuse(resolution.found);
+      if (first) return first;
 
       // Become the one process computing this key, or wait for whoever is.
       let announcedWait = false;
@@ -120,18 +123,18 @@ export async function execute(plan: Plan, options: ExecuteOptions): Promise<Exec
         }
         await delay(pollMs, options.signal);
         if (options.signal.aborted) return skip('interrupted');
-        const found = await store.lookup(key);
-        if (found.status === 'hit' && !forced) return cached(key, keyRecord, found.manifest, found.dir, found.origin);
+        const meanwhile = reuse(await store.lookup(key));
+        if (meanwhile) return meanwhile;
       }
       // Whoever held the lease before us may have committed just before we took it.
       const found = await store.lookup(key);
-      if (found.status === 'hit' && !forced) return cached(key, keyRecord, found.manifest, found.dir, found.origin);
-      resolution = { ...resolution, found, reasons: reasonsFor(found, keyRecord, options.previous.get(stage.name), forced) };
+      const justCommitted = reuse(found);
+      if (justCommitted) return justCommitted;
+      const reasons: readonly StaleReason[] = reasonsFor(found, keyRecord, options.previous.get(stage.name), forced);
       if (found.status === 'corrupt') {
         options.emit({ type: 'artifact-repaired', stage: stage.name, key, detail: found.detail });
         await store.remove(key);
       }
-      const reasons: readonly StaleReason[] = resolution.reasons;
 
       const work: StageWork = {
         pipeline: plan.pipeline.name,

@@ -9,6 +9,7 @@ import type { KeyHash } from '../../artifacts/hash.js';
 import type { KeyRecord } from '../../artifacts/key.js';
 import type { ArtifactStore, Manifest } from '../../artifacts/store.js';
 import type { JsonValue, Params } from '../../stages/types.js';
+import { UserError } from '../../stages/errors.js';
 import { STAGES } from '../../stages/index.js';
 import type { Plan } from '../config/types.js';
 import type { InputArtifactData, LaunchHooks, Launcher } from './launcher.js';
@@ -56,6 +57,17 @@ export interface StageRunner {
   run(work: StageWork, hooks: RunHooks, signal: AbortSignal): Promise<RunOutcome>;
 }
 
+/**
+ * An artifact committed by one process (a run or a worker) that another cannot see: they do not
+ * share a store directory or a remote. The message ends with what to do about it.
+ */
+export class StoreMismatchError extends UserError {
+  readonly reason = 'store-mismatch';
+  constructor(what: string) {
+    super(`${what}: give the run and its workers one shared --store directory or one --remote`);
+  }
+}
+
 /** Resolves a job's inputs in `store` to the data a stage thread reads (local directories). */
 export async function resolveInputs(
   store: ArtifactStore,
@@ -64,7 +76,7 @@ export async function resolveInputs(
   const one = async (ref: InputKeyRef): Promise<InputArtifactData> => {
     const found = await store.lookup(ref.key as KeyHash);
     if (found.status !== 'hit') {
-      throw new Error(`input ${ref.stage} (artifact ${ref.key.slice(0, 12)}) is not in the store at ${store.root}${found.status === 'corrupt' ? ` (${found.detail})` : ''}: share one store directory or one --remote between the run and its workers`);
+      throw new StoreMismatchError(`input ${ref.stage} (artifact ${ref.key.slice(0, 12)}) is not in the store at ${store.root}${found.status === 'corrupt' ? ` (${found.detail})` : ''}`);
     }
     const m = found.manifest;
     return { stage: ref.stage, kind: m.kind, dir: found.dir, files: m.files, metrics: m.metrics, params: m.key_record.params };

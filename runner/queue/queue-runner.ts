@@ -8,7 +8,7 @@ import { Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { ArtifactStore } from '../../artifacts/store.js';
 import { StageFailedError } from '../execute/launcher.js';
-import type { RunHooks, StageRunner, StageWork } from '../execute/stage-runner.js';
+import { StoreMismatchError, type RunHooks, type StageRunner, type StageWork } from '../execute/stage-runner.js';
 import { bullConnection, QUEUE_NAME } from './connection.js';
 import { decodeFailure, isJobUpdate, type StageJobData, type StageJobResult } from './protocol.js';
 
@@ -66,10 +66,7 @@ export async function queueRunner(url: string, store: ArtifactStore): Promise<Qu
         }
         const found = await store.lookup(work.key);
         if (found.status !== 'hit') {
-          throw new StageFailedError({
-            reason: 'store-mismatch',
-            message: `worker ${result.worker} committed ${work.stage} (artifact ${work.key.slice(0, 12)}), but this run's store at ${store.root} cannot see it: give the run and its workers one shared --store directory or one --remote`,
-          });
+          throw new StoreMismatchError(`worker ${result.worker} committed ${work.stage} (artifact ${work.key.slice(0, 12)}), but this run's store at ${store.root} cannot see it`);
         }
         return { manifest: found.manifest, dir: found.dir, seconds: result.seconds, worker: result.worker, metrics: found.manifest.metrics, ...(result.backend !== undefined ? { backend: result.backend } : {}) };
       } finally {
