@@ -1,15 +1,23 @@
 /**
  * Micro-benchmark of CNN training on the tfjs wasm backend (the kernels in stages/tf/kernels).
  *
- *   npx tsc -p . && node dist/bench/kernels.js [--profile]
+ *   npx tsc -p . && node dist/bench/kernels.js [--json] [--profile]
  *
  * Figures are training images per second at batch 128 on synthetic 28x28x1 data: whole train steps
  * (forward + backward + Adam update) for the seed CNN and a small ResNet, plus the conv-gradient kernels
- * alone at the seed CNN's shapes. Timings are wall clock and sensitive to other load on the machine.
+ * alone at the seed CNN's shapes. Steps go through the training stage's own data-parallel path
+ * (stages/models/tf/data-parallel.ts) with the threads a training stage gets here: 2 batch shards
+ * (the cnn and resnet default), one thread per shard up to the machine's cores. `*.train_1_thread` is
+ * the same step on one thread. Timings are wall clock and sensitive to other load on the machine.
  */
+import { availableParallelism } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import type * as TF from '@tensorflow/tfjs';
+import { DataParallelStep } from '../stages/models/tf/data-parallel.js';
 import { initTf } from '../stages/tf/backend.js';
+
+/** Shards per batch: the cnn and resnet schemas' `batch_shards` default. */
+const SHARDS = 2;
 
 const BATCH = 128;
 
@@ -58,13 +66,6 @@ export function smallResNet(tf: typeof TF): TF.LayersModel {
   return tf.model({ inputs: input, outputs: out });
 }
 
-function batch(tf: typeof TF): { xs: TF.Tensor; ys: TF.Tensor } {
-  return tf.tidy(() => ({
-    xs: tf.randomUniform([BATCH, 28, 28, 1]),
-    ys: tf.oneHot(tf.randomUniform([BATCH], 0, 10, 'int32') as TF.Tensor1D, 10),
-  }));
-}
-
 /** Median and best of per-step times, as images/s: the median is the figure, the best shows what contention hides. */
 function rates(times: number[]): { median: number; best: number } {
   const sorted = [...times].sort((a, b) => a - b);
@@ -72,24 +73,38 @@ function rates(times: number[]): { median: number; best: number } {
 }
 
 /** Training throughput after warm-up steps (which build XNNPACK operators and grow the heap once). */
-async function trainThroughput(tf: typeof TF, model: TF.LayersModel, steps: number): Promise<{ median: number; best: number }> {
+async function trainThroughput(tf: typeof TF, model: TF.LayersModel, steps: number, threads: number): Promise<{ median: number; best: number }> {
   const optimizer = tf.train.adam(1e-3);
-  model.compile({ optimizer, loss: 'categoricalCrossentropy' });
-  const { xs, ys } = batch(tf);
-  for (let i = 0; i < 3; i++) await model.trainOnBatch(xs, ys);
-  const tensorsBefore = tf.memory().numTensors;
-  const times: number[] = [];
-  for (let i = 0; i < steps; i++) {
-    const t0 = performance.now();
-    await model.trainOnBatch(xs, ys);
-    times.push(performance.now() - t0);
+  const stepper = await DataParallelStep.create(tf, model, {
+    shards: SHARDS,
+    threads,
+    batchSize: BATCH,
+    sampleShape: [28, 28, 1],
+    numClasses: 10,
+    backend: tf.getBackend(),
+    log: (m) => console.error(m),
+  });
+  try {
+    let s = 12345;
+    for (let i = 0; i < stepper.batchX.length; i++) stepper.batchX[i] = (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296;
+    for (let i = 0; i < BATCH; i++) stepper.batchY[i] = i % 10;
+    const seeds = Array.from({ length: SHARDS }, (_, k) => Array.from({ length: stepper.dropoutCount }, (_, j) => 1 + k * 7 + j));
+    for (let i = 0; i < 3; i++) await stepper.step(BATCH, seeds, optimizer);
+    const tensorsBefore = tf.memory().numTensors;
+    const times: number[] = [];
+    for (let i = 0; i < steps; i++) {
+      const t0 = performance.now();
+      await stepper.step(BATCH, seeds, optimizer);
+      times.push(performance.now() - t0);
+    }
+    const leaked = tf.memory().numTensors - tensorsBefore;
+    if (leaked !== 0) throw new Error(`training steps leaked ${leaked} tensors`);
+    return rates(times);
+  } finally {
+    stepper.dispose();
+    model.dispose();
+    optimizer.dispose();
   }
-  const leaked = tf.memory().numTensors - tensorsBefore;
-  if (leaked !== 0) throw new Error(`training steps leaked ${leaked} tensors`);
-  tf.dispose([xs, ys]);
-  model.dispose();
-  optimizer.dispose();
-  return rates(times);
 }
 
 /** One kernel alone at batch 128, run directly (no gradient tape): images/s if a step did nothing else. */
@@ -126,21 +141,28 @@ function kernelThroughputs(tf: typeof TF): Record<string, number> {
   return out;
 }
 
-export async function benchKernels(options: { steps?: number } = {}): Promise<Record<string, number>> {
+/** Threads a training stage gets on this machine: one per shard, up to the cores (`--jobs` defaults to them). */
+export function stageThreads(): number {
+  return Math.max(1, Math.min(SHARDS, availableParallelism()));
+}
+
+export async function benchKernels(options: { steps?: number; kernels?: boolean } = {}): Promise<Record<string, number>> {
   const { tf } = await initTf('wasm');
   const steps = options.steps ?? 12;
-  const seed = await trainThroughput(tf, seedCnn(tf), steps);
-  const seedBn = await trainThroughput(tf, seedCnn(tf, { batchNorm: true }), steps);
-  const resnet = await trainThroughput(tf, smallResNet(tf), steps);
-  return {
-    'seed_cnn.train': seed.median,
-    'seed_cnn.train_best_step': seed.best,
-    'seed_cnn_batchnorm.train': seedBn.median,
-    'seed_cnn_batchnorm.train_best_step': seedBn.best,
-    'resnet.train': resnet.median,
-    'resnet.train_best_step': resnet.best,
-    ...kernelThroughputs(tf),
-  };
+  const threads = stageThreads();
+  const out: Record<string, number> = { threads };
+  const networks: Array<[string, () => TF.LayersModel]> = [
+    ['seed_cnn', () => seedCnn(tf)],
+    ['seed_cnn_batchnorm', () => seedCnn(tf, { batchNorm: true })],
+    ['resnet', () => smallResNet(tf)],
+  ];
+  for (const [name, build] of networks) {
+    const r = await trainThroughput(tf, build(), steps, threads);
+    out[`${name}.train`] = r.median;
+    out[`${name}.train_best_step`] = r.best;
+    if (threads > 1) out[`${name}.train_1_thread`] = (await trainThroughput(tf, build(), steps, 1)).median;
+  }
+  return options.kernels === false ? out : { ...out, ...kernelThroughputs(tf) };
 }
 
 /** Per-kernel share of one seed-CNN or ResNet training step (tf.profile; wasm kernels run synchronously). */
@@ -149,7 +171,10 @@ export async function profileStep(which: 'seed' | 'resnet'): Promise<Array<[stri
   const model = which === 'seed' ? seedCnn(tf) : smallResNet(tf);
   const optimizer = tf.train.adam(1e-3);
   model.compile({ optimizer, loss: 'categoricalCrossentropy' });
-  const { xs, ys } = batch(tf);
+  const { xs, ys } = tf.tidy(() => ({
+    xs: tf.randomUniform([BATCH, 28, 28, 1]),
+    ys: tf.oneHot(tf.randomUniform([BATCH], 0, 10, 'int32') as TF.Tensor1D, 10),
+  }));
   await model.trainOnBatch(xs, ys);
   const info = await tf.profile(async () => { await model.trainOnBatch(xs, ys); });
   const byName = new Map<string, number>();
@@ -161,8 +186,10 @@ export async function profileStep(which: 'seed' | 'resnet'): Promise<Array<[stri
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const results = await benchKernels();
-  for (const [name, value] of Object.entries(results)) console.log(`${name.padEnd(44)} ${value.toFixed(0)} images/s`);
+  const json = process.argv.includes('--json');
+  const results = await benchKernels({ kernels: !json });
+  if (json) console.log(JSON.stringify(Object.fromEntries(Object.entries(results).map(([k, v]) => [k, Math.round(v)])), null, 2));
+  else for (const [name, value] of Object.entries(results)) console.log(`${name.padEnd(44)} ${value.toFixed(0)}${name === 'threads' ? '' : ' images/s'}`);
   if (process.argv.includes('--profile')) {
     for (const which of ['seed', 'resnet'] as const) {
       const rows = await profileStep(which);

@@ -9,6 +9,7 @@
  *   report     size and open time in headless Chromium of the quick and full reports
  *   workers    sweep-cnn.yaml through BullMQ with 1 vs 2 `pipe worker` processes (needs redis-server)
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -51,8 +52,14 @@ async function benchFull(): Promise<{ summary: Record<string, Json>; models: Rec
     };
   }
   const ran = ranStages(run.events);
+  // Per stage: seconds it ran and the threads it was granted (the scheduler's packing, stage by stage).
+  const threads = new Map(run.events.filter((e) => e.type === 'stage-start').map((e) => [String(e['stage']), Number(e['threads'] ?? 1)]));
+  const stageSeconds: Record<string, Json> = {};
+  for (const e of run.events) {
+    if (e.type === 'stage-done') stageSeconds[String(e['stage'])] = { seconds: round(Number(e['seconds']), 1), threads: threads.get(String(e['stage'])) ?? 1 };
+  }
   return {
-    summary: { wall_s: round(run.seconds, 1), sum_of_stage_s: round(ran.seconds, 1), stages: ran.count, backend: backend ?? null },
+    summary: { wall_s: round(run.seconds, 1), sum_of_stage_s: round(ran.seconds, 1), stages: ran.count, backend: backend ?? null, stage_seconds: stageSeconds },
     models,
     dir,
   };
@@ -125,6 +132,23 @@ if (wants('kernels')) {
   console.error('kernels (wasm training throughput)…');
   const k = await benchKernels();
   results['kernels_images_per_s'] = Object.fromEntries(Object.entries(k).map(([name, v]) => [name, Math.round(v)]));
+  // PyTorch in the same window (Debian's python3-torch), the reference the speed targets are set against.
+  // Debian's interpreter: a pyenv or venv `python3` earlier on PATH would not see python3-torch.
+  const python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+  const torch = spawnSync(python, [join(ROOT, 'bench', 'torch_reference.py')], { encoding: 'utf8' });
+  if (torch.status === 0) {
+    const ref = JSON.parse(torch.stdout) as Record<string, number>;
+    const ratio: Record<string, Json> = {};
+    for (const net of ['seed_cnn', 'seed_cnn_batchnorm', 'resnet']) {
+      const ours = k[`${net}.train`];
+      const theirs = ref[`${net}.train_2_thread`];
+      if (ours !== undefined && theirs) ratio[net] = round(ours / theirs);
+    }
+    results['torch_reference_images_per_s'] = ref as unknown as Json;
+    results['kernels_vs_torch_2_threads'] = ratio;
+  } else {
+    results['torch_reference_images_per_s'] = { skipped: `python3 bench/torch_reference.py failed (apt-get install python3-torch): ${(torch.stderr || String(torch.error ?? '')).slice(-300)}` };
+  }
   save();
 }
 if (wants('full')) {

@@ -103,7 +103,6 @@ export const explain: StageDefinition = {
   ],
   schema: loadSchema('stages/explain'),
   usesBackend: true,
-  weight: 1,
   async run(ctx) {
     const modelInput = ctx.inputs['model'];
     const data = ctx.inputs['data'];

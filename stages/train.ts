@@ -83,6 +83,12 @@ export const train: StageDefinition = {
     ),
   },
   usesBackend: true,
+  // The model says how many threads it can use (training shards, trees, class pairs).
+  threads(params) {
+    const { model: name, ...rest } = params;
+    const fixedOne = { max: 1 };
+    return typeof name === 'string' && Object.hasOwn(MODELS, name) ? (getModel(name).threads?.(rest) ?? fixedOne) : fixedOne;
+  },
   async run(ctx) {
     const { model: name, ...params } = ctx.params;
     if (typeof name !== 'string') throw new StageInputError('train: params.model must be a model name');
@@ -114,6 +120,10 @@ export const train: StageDefinition = {
       progress: (done, total, label) => ctx.progress(label === undefined ? { done, total } : { done, total, label }),
       log: (m) => ctx.log(m),
       ...(ctx.backend ? { backend: ctx.backend } : {}),
+      // A getter: the scheduler may lend the training more threads, or take them back, as it runs.
+      get threads() {
+        return ctx.threads;
+      },
     });
     try {
       const fitS = (performance.now() - t0) / 1000;

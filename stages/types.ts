@@ -57,6 +57,12 @@ export interface StageContext {
   readonly backend?: string;
   /** Directory of the pipeline file: relative paths in params (e.g. exec's `cmd`) resolve against it. */
   readonly workDir?: string;
+  /**
+   * Threads the stage may keep busy now: the slots of `--jobs` it holds (at most what its
+   * `threads()` asked). Running more would oversubscribe the cores other stages use. For a
+   * resizable stage it changes while the stage runs: read it again at each safe point.
+   */
+  readonly threads: number;
 }
 
 export interface StageResult {
@@ -104,9 +110,24 @@ export interface StageDefinition {
    * `<dir>/<pipeline name><ext>` (e.g. the report to reports/quick.html).
    */
   readonly publish?: { readonly file: string; readonly dir: string; readonly ext: string };
-  /** Cores the stage keeps busy (scheduler slots). */
-  readonly weight?: number;
+  /**
+   * The threads the stage can use for these params (default one, fixed). The scheduler grants up
+   * to `max` of `--jobs`' slots and tells the stage in `StageContext.threads`. Only for stages whose
+   * output does not depend on the thread count: it is not part of the cache key.
+   */
+  threads?(params: Params): ThreadNeed;
   run(ctx: StageContext): Promise<StageResult>;
+}
+
+/** What a stage (or model) can do with threads: see StageDefinition.threads and runner/execute/slots.ts. */
+export interface ThreadNeed {
+  /** The most threads it can keep busy. */
+  readonly max: number;
+  /**
+   * It reads `StageContext.threads` again as it runs and follows changes (data-parallel training
+   * does, between steps), so the scheduler may lend it idle cores and take them back.
+   */
+  readonly resizable?: boolean;
 }
 
 /** How external files are resolved: `fetch` may download (only `pipe run`), `lookup` never writes. */

@@ -58,7 +58,11 @@ export function textLogger(write: Output, options: { tty: boolean; debug: boolea
           break;
         case 'stage-start':
           running.set(event.stage, { done: 0, total: 0, lastPrinted: -1 });
-          line(`  start   ${name(event.stage)} (${event.reasons.map(formatReason).join('; ')})`);
+          line(`  start   ${name(event.stage)} (${event.reasons.map(formatReason).join('; ')})${event.threads !== undefined && event.threads > 1 ? ` on ${event.threads} threads` : ''}`);
+          break;
+        case 'stage-threads':
+          // Only while it runs: a grant resized before the start shows in the start line.
+          if (running.has(event.stage)) line(`  threads ${name(event.stage)} now ${event.threads} (cores ${event.threads > 1 ? 'lent by' : 'given back to'} the scheduler)`);
           break;
         case 'stage-queued':
           // Shown by the status line once the stage starts; NDJSON consumers see the event.

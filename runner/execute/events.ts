@@ -35,7 +35,9 @@ export type RunEvent =
   | { readonly type: 'stage-cached'; readonly stage: string; readonly key: string; readonly origin?: 'remote' }
   /** Another process holds the key's lease: this run waits for its artifact instead of recomputing it. */
   | { readonly type: 'stage-waiting'; readonly stage: string; readonly key: string; readonly holder: string }
-  | { readonly type: 'stage-start'; readonly stage: string; readonly key: string; readonly reasons: readonly StaleReason[] }
+  | { readonly type: 'stage-start'; readonly stage: string; readonly key: string; readonly reasons: readonly StaleReason[]; readonly threads?: number }
+  /** The scheduler lent a running stage idle cores, or took some back (runner/execute/slots.ts). */
+  | { readonly type: 'stage-threads'; readonly stage: string; readonly threads: number }
   /** The stage must run and waits for one of the --jobs slots (critical path first). */
   | { readonly type: 'stage-queued'; readonly stage: string; readonly key: string; readonly priority: number }
   /** Queue execution: a `pipe worker` took the stage (`worker` is its id, host:pid). */

@@ -1,14 +1,13 @@
 /**
  * Executes a Plan: each stage waits for its inputs, computes its key from their content hashes,
- * reuses a verified artifact when one exists, and otherwise runs in a worker slot (p-queue, critical
- * path first). A failed stage skips its dependents only; independent branches finish.
+ * reuses a verified artifact when one exists, and otherwise runs with its share of the `--jobs` slots
+ * (slots.ts: critical path first, threads by weight). A failed stage skips its dependents only; independent branches finish.
  *
  * Several processes may execute plans on one store at once. Before computing a key, a stage takes
  * the key's lease; if another process holds it, the stage waits until that process commits (then it
  * is a cache hit) or gives up (then this process computes it). Every await of a stage's life is
  * inside its error boundary: a store failure fails that stage, never the whole run.
  */
-import PQueue from 'p-queue';
 import type { KeyHash } from '../../artifacts/hash.js';
 import type { KeyRecord, StaleReason } from '../../artifacts/key.js';
 import type { HeldLease } from '../../artifacts/lease.js';
@@ -19,6 +18,7 @@ import type { RunEvent, StageSummary } from './events.js';
 import { StageFailedError } from './launcher.js';
 import { inputHashes, reasonsFor, resolveStage } from './resolve.js';
 import type { StageRecord } from './run-records.js';
+import { SlotPool } from './slots.js';
 import type { InputKeyRef, StageRunner, StageWork } from './stage-runner.js';
 
 export interface ExecuteOptions {
@@ -54,7 +54,7 @@ export interface ExecuteResult {
 }
 
 export async function execute(plan: Plan, options: ExecuteOptions): Promise<ExecuteResult> {
-  const queue = new PQueue({ concurrency: options.jobs });
+  const slots = new SlotPool(options.jobs);
   const outcomes = new Map<string, Promise<Outcome>>();
   const summaries = new Map<string, StageSummary>();
   const records: Record<string, StageRecord> = {};
@@ -150,38 +150,57 @@ export async function execute(plan: Plan, options: ExecuteOptions): Promise<Exec
       };
       const priority = plan.priority.get(stage.name) ?? 0;
       options.emit({ type: 'stage-queued', stage: stage.name, key, priority });
-      return (await queue.add(
-        async (): Promise<Outcome> => {
-          // Re-check after waiting for a slot: Ctrl-C may have come meanwhile.
-          if (options.signal.aborted) return skip('interrupted');
-          const startedAt = Date.now();
-          options.emit({ type: 'stage-start', stage: stage.name, key, reasons });
-          let worker: string | undefined;
-          try {
-            const done = await runner.run(
-              work,
-              {
-                progress: (d, total, label) => options.emit({ type: 'stage-progress', stage: stage.name, done: d, total, ...(label !== undefined ? { label } : {}), ...(worker ? { worker } : {}) }),
-                log: (message) => options.emit({ type: 'stage-log', stage: stage.name, message, ...(worker ? { worker } : {}) }),
-                assigned: (id) => {
-                  worker = id;
-                  options.emit({ type: 'stage-assigned', stage: stage.name, key, worker: id });
-                },
+      const need = (runner.usesLocalCores ? stage.definition.threads?.(stage.params) : undefined) ?? { max: 1 };
+      // Changes of a resizable grant go to the stage's thread once it runs (watchThreads).
+      const watchers: Array<(threads: number) => void> = [];
+      const grant = await slots.acquire({
+        want: need.max,
+        priority,
+        ...(need.resizable
+          ? {
+              resize: (threads: number) => {
+                options.emit({ type: 'stage-threads', stage: stage.name, threads });
+                for (const w of watchers) w(threads);
               },
-              options.signal,
-            );
-            const { manifest, seconds } = done;
-            const ranOn = done.worker ?? worker;
-            options.emit({ type: 'stage-done', stage: stage.name, key, seconds, metrics: manifest.metrics, ...(done.backend !== undefined ? { backend: done.backend } : {}), ...(ranOn ? { worker: ranOn } : {}) });
-            summaries.set(stage.name, { stage: stage.name, status: 'ran', key, seconds, reasons, metrics: manifest.metrics, ...(ranOn ? { worker: ranOn } : {}) });
-            records[stage.name] = { ...base, status: 'ran', key, key_record: keyRecord, content_hash: manifest.content_hash, seconds, reasons, metrics: manifest.metrics };
-            return { ok: true, manifest, dir: done.dir };
-          } catch (error) {
-            return fail(stage, error, startedAt);
-          }
-        },
-        { priority },
-      )) as Outcome;
+            }
+          : {}),
+      });
+      try {
+        // Re-check after waiting for a slot: Ctrl-C may have come meanwhile.
+        if (options.signal.aborted) return skip('interrupted');
+        const startedAt = Date.now();
+        options.emit({ type: 'stage-start', stage: stage.name, key, reasons, ...(grant.threads > 1 ? { threads: grant.threads } : {}) });
+        let worker: string | undefined;
+        try {
+          const done = await runner.run(
+            { ...work, threads: grant.threads },
+            {
+              progress: (d, total, label) => options.emit({ type: 'stage-progress', stage: stage.name, done: d, total, ...(label !== undefined ? { label } : {}), ...(worker ? { worker } : {}) }),
+              log: (message) => options.emit({ type: 'stage-log', stage: stage.name, message, ...(worker ? { worker } : {}) }),
+              assigned: (id) => {
+                worker = id;
+                options.emit({ type: 'stage-assigned', stage: stage.name, key, worker: id });
+              },
+              // The grant may have changed between the start and the subscription: say where it is now.
+              watchThreads: (watch) => {
+                watchers.push(watch);
+                watch(grant.threads);
+              },
+            },
+            options.signal,
+          );
+          const { manifest, seconds } = done;
+          const ranOn = done.worker ?? worker;
+          options.emit({ type: 'stage-done', stage: stage.name, key, seconds, metrics: manifest.metrics, ...(done.backend !== undefined ? { backend: done.backend } : {}), ...(ranOn ? { worker: ranOn } : {}) });
+          summaries.set(stage.name, { stage: stage.name, status: 'ran', key, seconds, reasons, metrics: manifest.metrics, ...(ranOn ? { worker: ranOn } : {}) });
+          records[stage.name] = { ...base, status: 'ran', key, key_record: keyRecord, content_hash: manifest.content_hash, seconds, reasons, metrics: manifest.metrics };
+          return { ok: true, manifest, dir: done.dir };
+        } catch (error) {
+          return fail(stage, error, startedAt);
+        }
+      } finally {
+        grant.release();
+      }
     } catch (error) {
       return fail(stage, error, started);
     } finally {
@@ -194,7 +213,6 @@ export async function execute(plan: Plan, options: ExecuteOptions): Promise<Exec
 
   for (const stage of stages) outcomes.set(stage.name, runOne(stage));
   await Promise.all(outcomes.values());
-  await queue.onIdle();
   return { summaries: stages.map((s) => summaries.get(s.name)).filter((s): s is StageSummary => s !== undefined), records };
 }
 

@@ -28,6 +28,8 @@ export interface StageJob {
   readonly plugins?: readonly string[];
   /** The pipeline file's folder (StageContext.workDir). */
   readonly workDir?: string;
+  /** Threads the stage may run (StageContext.threads); 1 when absent. */
+  readonly threads?: number;
 }
 
 export type WorkerMessage =
@@ -39,6 +41,8 @@ export type WorkerMessage =
 export interface LaunchHooks {
   progress(done: number, total: number, label?: string): void;
   log(message: string): void;
+  /** Subscribes to changes of the stage's thread grant (resizable stages: runner/execute/slots.ts). */
+  watchThreads?(watch: (threads: number) => void): void;
 }
 
 export class StageFailedError extends Error {
@@ -75,6 +79,9 @@ export const workerLauncher: Launcher = (job, hooks, signal) =>
       setTimeout(() => finish(() => reject(new StageFailedError({ reason: 'interrupted', message: 'interrupted' }))), ABORT_GRACE_MS).unref();
     };
     signal.addEventListener('abort', onAbort, { once: true });
+    hooks.watchThreads?.((threads) => {
+      if (!settled) worker.postMessage({ type: 'threads', threads });
+    });
     worker.on('message', (message: WorkerMessage) => {
       switch (message.type) {
         case 'progress':

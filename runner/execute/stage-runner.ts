@@ -37,6 +37,8 @@ export interface StageWork {
   readonly workDir?: string;
   /** Absolute paths of the plugin modules the stage's thread must load (plugin kinds and models). */
   readonly plugins?: readonly string[];
+  /** Slots of `--jobs` granted to the stage: the threads it may run (StageContext.threads). */
+  readonly threads?: number;
 }
 
 export interface RunHooks extends LaunchHooks {
@@ -54,6 +56,12 @@ export interface RunOutcome {
 }
 
 export interface StageRunner {
+  /**
+   * Stages run on this machine's cores, with the threads the executor grants from `--jobs`. False
+   * for queue workers: each job runs on one of the worker's own slots, so the run grants one slot
+   * per job in flight.
+   */
+  readonly usesLocalCores: boolean;
   run(work: StageWork, hooks: RunHooks, signal: AbortSignal): Promise<RunOutcome>;
 }
 
@@ -100,6 +108,7 @@ function isList(ref: InputKeyRef | readonly InputKeyRef[]): ref is readonly Inpu
  */
 export function localRunner(store: ArtifactStore, launcher: Launcher): StageRunner {
   return {
+    usesLocalCores: true,
     async run(work, hooks, signal) {
       const { inputs, inputLists } = await resolveInputs(store, work);
       const startedAt = new Date();
@@ -116,6 +125,7 @@ export function localRunner(store: ArtifactStore, launcher: Launcher): StageRunn
             ...(work.backend !== undefined ? { backend: work.backend } : {}),
             ...(work.workDir !== undefined ? { workDir: work.workDir } : {}),
             ...(work.plugins !== undefined ? { plugins: work.plugins } : {}),
+            ...(work.threads !== undefined ? { threads: work.threads } : {}),
           },
           hooks,
           signal,
@@ -155,5 +165,5 @@ export function withPipelineWork(runner: StageRunner, planned: Plan): StageRunne
   const plugins = planned.pipeline.plugins ?? [];
   const workDir = dirname(resolve(planned.pipeline.source.file.path));
   const needsPlugins = (kind: string): boolean => plugins.length > 0 && (!Object.hasOwn(STAGES, kind) || MODEL_USERS.has(kind));
-  return { run: (work, hooks, signal) => runner.run({ ...work, workDir, ...(needsPlugins(work.kind) ? { plugins } : {}) }, hooks, signal) };
+  return { usesLocalCores: runner.usesLocalCores, run: (work, hooks, signal) => runner.run({ ...work, workDir, ...(needsPlugins(work.kind) ? { plugins } : {}) }, hooks, signal) };
 }

@@ -12,8 +12,11 @@ const job = workerData as StageJob;
 const port = parentPort;
 const controller = new AbortController();
 const send = (message: WorkerMessage): void => port?.postMessage(message);
-port?.on('message', (message: { type: string }) => {
+/** Threads the scheduler grants the stage now: it may lend more or take some back as the stage runs. */
+let threads = job.threads ?? 1;
+port?.on('message', (message: { type: 'abort' } | { type: 'threads'; threads: number }) => {
   if (message.type === 'abort') controller.abort();
+  else threads = message.threads;
 });
 
 async function main(): Promise<void> {
@@ -43,6 +46,9 @@ async function main(): Promise<void> {
     log: (message) => send({ type: 'log', message }),
     ...(job.backend !== undefined ? { backend: job.backend } : {}),
     ...(job.workDir !== undefined ? { workDir: job.workDir } : {}),
+    get threads() {
+      return threads;
+    },
   };
   const result = await definition.run(ctx);
   send({ type: 'done', result });

@@ -33,6 +33,7 @@ export async function queueRunner(url: string, store: ArtifactStore): Promise<Qu
   });
 
   return {
+    usesLocalCores: false,
     async run(work: StageWork, hooks, signal) {
       const jobId = work.key;
       // A finished job of this key from an earlier run says nothing now (its artifact may have

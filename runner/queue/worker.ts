@@ -52,7 +52,9 @@ export async function startWorker(options: {
     }
     try {
       const done = await runner.run(
-        { ...work, environment: { ...work.environment, host: hostname(), worker: id } },
+        // One thread per job: a worker's --slots is its BullMQ concurrency, so wider jobs would
+        // oversubscribe its cores. Thread counts never change results, so nothing else differs.
+        { ...work, threads: 1, environment: { ...work.environment, host: hostname(), worker: id } },
         {
           progress: (d, total, label) => send({ kind: 'progress', done: d, total, ...(label !== undefined ? { label } : {}) }),
           log: (message) => send({ kind: 'log', message }),

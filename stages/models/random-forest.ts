@@ -10,7 +10,7 @@
  *
  * Workers: ./forest/worker.js when compiled (dist/); under vitest's .ts sources it does not exist and
  * trees are built in this thread instead. Each tree's seed derives from (seed, tree index), so the
- * forest is the same whichever thread builds which tree, and whatever `workers` is.
+ * forest is the same whichever thread builds which tree, and whatever the thread count is.
  */
 import { loadSchema } from '../schema.js';
 import { loadForest, saveForest, type Forest } from './forest/format.js';
@@ -44,9 +44,9 @@ function throwIfAborted(signal: AbortSignal): void {
   if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('aborted');
 }
 
-async function growTrees(data: BinnedData, opts: TreeOptions, seed: number, nTrees: number, workers: number, ctx: FitContext): Promise<{ trees: TreeArrays[]; threads: number }> {
+async function growTrees(data: BinnedData, opts: TreeOptions, seed: number, nTrees: number, ctx: FitContext): Promise<{ trees: TreeArrays[]; threads: number }> {
   const script = workerScript(new URL('./forest/worker.js', import.meta.url));
-  const threads = threadCount(workers, nTrees);
+  const threads = threadCount(ctx.threads, nTrees);
   let done = 0;
   ctx.progress(0, nTrees, 'trees');
   if (script && threads > 1) {
@@ -98,7 +98,7 @@ function makeTrained(forest: Forest, extra: Record<string, JsonValue> = {}): Tra
   };
 }
 
-const PARAMS = ['trees', 'max_features', 'max_depth', 'min_samples_leaf', 'min_samples_split', 'bootstrap', 'bins', 'seed', 'workers'] as const;
+const PARAMS = ['trees', 'max_features', 'max_depth', 'min_samples_leaf', 'min_samples_split', 'bootstrap', 'bins', 'seed'] as const;
 
 export const randomForest: ModelDefinition = {
   name: 'random-forest',
@@ -107,6 +107,8 @@ export const randomForest: ModelDefinition = {
   input: 'flat',
   schema,
   params: PARAMS,
+  // One tree per thread at a time: as many threads as trees.
+  threads: (params) => ({ max: num(withDefaults(schema, params, ['trees']), 'trees') }),
   async fit(train: Dataset, _validation, params, ctx) {
     const p = withDefaults(schema, params, PARAMS);
     const { n, d } = flatDims(train.shape, train.x.length);
@@ -133,7 +135,7 @@ export const randomForest: ModelDefinition = {
       bins,
     };
     const t0 = performance.now();
-    const { trees, threads } = await growTrees(data, opts, seed, nTrees, Math.round(num(p, 'workers')), ctx);
+    const { trees, threads } = await growTrees(data, opts, seed, nTrees, ctx);
     ctx.log(`random-forest: ${nTrees} trees in ${((performance.now() - t0) / 1000).toFixed(1)} s on ${threads} thread(s)`);
     return makeTrained({ trees, numClasses: train.numClasses, nFeatures: d, bins, ...(range ? { range } : {}) }, { threads, max_features: opts.maxFeatures });
   },

@@ -3,7 +3,7 @@
  * A model is one file exporting a `ModelDefinition`, one registry line, and a params schema
  * in `schemas/models/<name>.schema.json`.
  */
-import type { JsonSchema, JsonValue, Params } from '../types.js';
+import type { JsonSchema, JsonValue, Params, ThreadNeed } from '../types.js';
 
 /** Features plus labels. `x` is float32 in [0,1]; shape is [N,28,28,1] (image) or [N,D] (flat). */
 export interface Dataset {
@@ -29,6 +29,11 @@ export interface FitContext {
   log(message: string): void;
   /** Backend forced by the pipeline/CLI, if any (`tensorflow` | `wasm` | `cpu`). */
   readonly backend?: string;
+  /**
+   * Threads the scheduler grants this training now (its slots of `--jobs`); 1 when absent. For a
+   * resizable model (ModelDefinition.threads) it may change between reads.
+   */
+  readonly threads?: number;
 }
 
 export interface TrainedModel {
@@ -60,6 +65,12 @@ export interface ModelDefinition {
   readonly schema: JsonSchema;
   /** Every param the code reads; the schema's properties are exactly these (tested). */
   readonly params: readonly string[];
+  /**
+   * The most threads a fit with these params can use (default 1): the train stage asks the
+   * scheduler for that many and passes what it got as `FitContext.threads`. Results must not
+   * depend on the thread count.
+   */
+  threads?(params: Params): ThreadNeed;
   fit(train: Dataset, validation: Dataset | undefined, params: Params, ctx: FitContext): Promise<TrainedModel>;
   load(dir: string): Promise<TrainedModel>;
 }

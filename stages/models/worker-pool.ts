@@ -10,7 +10,6 @@
  * messages {index, job}; it answers {index, result} or {index, error}. Results come back in job order.
  */
 import { existsSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker, parentPort, workerData, type Transferable } from 'node:worker_threads';
 
@@ -19,10 +18,9 @@ export function workerScript(url: URL): URL | undefined {
   return existsSync(fileURLToPath(url)) ? url : undefined;
 }
 
-/** Threads to use: `requested` (0 = one per core), never more than jobs. */
-export function threadCount(requested: number, jobs: number): number {
-  const want = requested > 0 ? requested : availableParallelism();
-  return Math.max(1, Math.min(want, jobs));
+/** Threads to use: the stage's granted threads (its slots of `--jobs`), never more than jobs. */
+export function threadCount(granted: number | undefined, jobs: number): number {
+  return Math.max(1, Math.min(granted ?? 1, jobs));
 }
 
 export interface PoolOptions<J, R> {

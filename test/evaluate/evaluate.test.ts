@@ -72,6 +72,7 @@ async function setup(xData: Float32Array | Uint8Array, y: number[]) {
     inputLists: {},
     outDir,
     signal: new AbortController().signal,
+    threads: 1,
     progress: () => {},
     log: () => {},
   };

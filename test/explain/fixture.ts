@@ -60,6 +60,7 @@ export function context(inputs: Record<string, InputArtifact>, params: Record<st
     inputLists: {},
     outDir,
     signal: new AbortController().signal,
+    threads: 1,
     progress: () => {},
     log: (m) => logs.push(m),
     backend: 'cpu',

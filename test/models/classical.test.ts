@@ -128,7 +128,7 @@ describe('random-forest', () => {
   it.skipIf(!existsSync(compiled))('gives the same forest on 2 worker threads as in-thread', async () => {
     const mod = (await import(pathToFileURL(compiled).href)) as { randomForest: ModelDefinition };
     const params = { trees: 6, seed: 5 };
-    const threaded = await mod.randomForest.fit(train, undefined, { ...params, workers: 2 }, ctx());
+    const threaded = await mod.randomForest.fit(train, undefined, params, { ...ctx(), threads: 2 });
     expect(threaded.info?.['threads']).toBe(2);
     const local = await randomForest.fit(train, undefined, params, ctx());
     expect(await threaded.predictProba(test.x, test.shape)).toEqual(await local.predictProba(test.x, test.shape));
@@ -139,7 +139,7 @@ describe('svm on worker threads', () => {
   const compiled = join(packageRoot(), 'dist', 'stages', 'models', 'svm.js');
   it.skipIf(!existsSync(compiled))('gives the same model on 2 worker threads as in-thread', async () => {
     const mod = (await import(pathToFileURL(compiled).href)) as { svm: ModelDefinition };
-    const threaded = await mod.svm.fit(train, undefined, { pca: 20, workers: 2 }, ctx());
+    const threaded = await mod.svm.fit(train, undefined, { pca: 20 }, { ...ctx(), threads: 2 });
     expect(threaded.info?.['threads']).toBe(2);
     const local = await svm.fit(train, undefined, { pca: 20 }, ctx());
     expect(threaded.info?.['n_support_vectors']).toBe(local.info?.['n_support_vectors']);

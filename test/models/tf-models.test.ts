@@ -288,6 +288,7 @@ describe('train stage', () => {
       inputLists: {},
       outDir: out,
       signal: new AbortController().signal,
+      threads: 1,
       progress: () => {},
       log: () => {},
       backend: 'wasm',

@@ -180,6 +180,7 @@ describe('report', () => {
       inputLists: { evaluations: fx.evaluations },
       outDir,
       signal: new AbortController().signal,
+      threads: 1,
       progress: () => {},
       log: (m) => logs.push(m),
     };

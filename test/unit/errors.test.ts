@@ -60,7 +60,7 @@ describe('user-caused conditions carry a typed reason', () => {
   it('classical models given image-shaped features, and a model asked about other dimensions than it learnt', async () => {
     const images: Dataset = { ...data(4, 784), shape: [4, 28, 28, 1] };
     for (const name of ['knn', 'svm', 'random-forest']) expect(await reasonOf(() => getModel(name).fit(images, undefined, { pca: 0 }, ctx)), name).toBe('stage-input');
-    const forest = await getModel('random-forest').fit(data(20, 4), undefined, { trees: 2, workers: 1 }, ctx);
+    const forest = await getModel('random-forest').fit(data(20, 4), undefined, { trees: 2 }, ctx);
     expect(await reasonOf(() => forest.predictProba(new Float32Array(6), [2, 3]))).toBe('stage-input');
   });
 

@@ -41,10 +41,14 @@ function fakeRunner(store: LocalStore) {
   const started: string[] = [];
   const pending = new Map<string, { work: StageWork; finish: (ok: boolean) => Promise<void> }>();
   const waiters: Array<() => void> = [];
+  /** Thread grant changes each running stage was told of (hooks.watchThreads). */
+  const resized: Array<[string, number]> = [];
   const runner: StageRunner = {
-    run: (work) =>
+    usesLocalCores: true,
+    run: (work, hooks) =>
       new Promise<RunOutcome>((resolve, reject) => {
         started.push(work.stage);
+        hooks.watchThreads?.((n) => resized.push([work.stage, n]));
         pending.set(work.stage, {
           work,
           finish: async (ok) => {
@@ -69,7 +73,7 @@ function fakeRunner(store: LocalStore) {
     if (!p) throw new Error(`${stage} is not running (running: ${[...pending.keys()].join(', ')})`);
     return p.finish(ok);
   };
-  return { runner, started, running, finish, pending };
+  return { runner, started, running, finish, pending, resized };
 }
 
 function run(planned: Plan, store: LocalStore, runner: StageRunner, jobs: number, signal = new AbortController().signal) {
@@ -184,5 +188,78 @@ describe('executor (fake runner)', () => {
     await forced;
     expect(again.started).toEqual(['c1']);
     expect(events.find((e) => e.type === 'stage-start')).toMatchObject({ stage: 'c1', reasons: [{ code: 'forced' }] });
+  });
+
+  it('gives each stage up to the threads it asks for, and never more threads in all than --jobs', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'pipe-exec-'));
+    const file = join(dir, 'p.yaml');
+    await writeFile(
+      file,
+      `stages:
+  load: { kind: load, params: { train_limit: 100, test_limit: 10 } }
+  w1: { kind: wide, inputs: { data: load } }
+  w2: { kind: wide, inputs: { data: load }, params: { samples_per_class: 2 } }
+  w3: { kind: wide, inputs: { data: load }, params: { samples_per_class: 3 } }
+  n1: { kind: inspect, inputs: { data: load } }
+`,
+    );
+    // `wide` is inspect asking for 2 threads, like a data-parallel training with 2 shards.
+    const registry = { ...STAGES, wide: { ...STAGES['inspect']!, kind: 'wide', threads: () => ({ max: 2 }) } };
+    const planned = plan(await loadPipeline(file, { overrides: [], isManyInput }), registry);
+    const store = await LocalStore.open(join(dir, 'store'));
+    const fake = fakeRunner(store);
+    const { done } = run(planned, store, fake.runner, 3);
+    await fake.finish((await fake.running(1))[0]!);
+    const granted = new Map<string, number>();
+    const threadsNow = (): number => [...fake.pending.values()].reduce((sum, p) => sum + (p.work.threads ?? 1), 0);
+    // The first stage after load finds 3 free slots: a wide one gets its 2, the next whatever is left.
+    const first = await fake.running(2);
+    expect(threadsNow()).toBe(3);
+    for (const stage of first) granted.set(stage, fake.pending.get(stage)!.work.threads ?? 1);
+    while (fake.started.length < 5 || fake.pending.size) {
+      const now = await fake.running(1);
+      expect(threadsNow()).toBeLessThanOrEqual(3);
+      for (const stage of now) granted.set(stage, fake.pending.get(stage)!.work.threads ?? 1);
+      await fake.finish(now[0]!);
+    }
+    await done;
+    expect(granted.get('n1')).toBe(1);
+    for (const w of ['w1', 'w2', 'w3']) expect(granted.get(w)).toBeGreaterThanOrEqual(1);
+    expect([...granted.values()].some((t) => t === 2)).toBe(true);
+    expect([...granted.values()].every((t) => t <= 2)).toBe(true);
+  });
+
+  it('lends a resizable stage the cores nobody waits for, and takes one back when a stage needs it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'pipe-exec-'));
+    const file = join(dir, 'p.yaml');
+    await writeFile(
+      file,
+      `stages:
+  load: { kind: load, params: { train_limit: 100, test_limit: 10 } }
+  norm: { kind: normalize, inputs: { data: load } }
+  grow: { kind: elastic, inputs: { data: norm } }
+  late: { kind: inspect, inputs: { data: norm } }
+`,
+    );
+    // `elastic` is inspect declared like a data-parallel training: up to 3 threads, resizable.
+    const registry = { ...STAGES, elastic: { ...STAGES['inspect']!, kind: 'elastic', threads: () => ({ max: 3, resizable: true }) } };
+    const planned = plan(await loadPipeline(file, { overrides: [], isManyInput }), registry);
+    const store = await LocalStore.open(join(dir, 'store'));
+    const fake = fakeRunner(store);
+    const { done, events } = run(planned, store, fake.runner, 3);
+    await fake.finish((await fake.running(1))[0]!);
+    await fake.finish((await fake.running(1))[0]!);
+    await fake.running(2);
+    const grow = fake.pending.get('grow')!;
+    const late = fake.pending.get('late')!;
+    // Two stages on three slots: one runs on 2 (lent or kept), the other on 1.
+    const threadsOf = (stage: string, initial: number): number => fake.resized.filter(([s]) => s === stage).at(-1)?.[1] ?? initial;
+    expect(threadsOf('grow', grow.work.threads ?? 1) + (late.work.threads ?? 1)).toBe(3);
+    await fake.finish('late');
+    // Nobody waits any more: the resizable stage is lent every slot.
+    expect(threadsOf('grow', grow.work.threads ?? 1)).toBe(3);
+    expect(events.filter((e) => e.type === 'stage-threads' && e.stage === 'grow').at(-1)).toMatchObject({ threads: 3 });
+    await fake.finish('grow');
+    await done;
   });
 });

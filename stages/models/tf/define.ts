@@ -7,7 +7,7 @@ import { initTf, type BackendName } from '../../tf/backend.js';
 import type { JsonSchema, JsonValue, Params } from '../../types.js';
 import type { Dataset, FitContext, ModelDefinition, TrainedModel } from '../types.js';
 import { trainLoop } from './loop.js';
-import { AUGMENT_PARAMS, TRAINING_PARAMS, trainOptions, withDefaults, type AugmentParam, type Resolved, type TrainingParam } from './options.js';
+import { AUGMENT_PARAMS, num, TRAINING_PARAMS, trainOptions, withDefaults, type AugmentParam, type Resolved, type TrainingParam } from './options.js';
 import { Rng } from './prng.js';
 import { countParams, loadTfModel, TfTrainedModel, type TfModelMeta } from './trained.js';
 import { StageInputError } from '../../types.js';
@@ -47,6 +47,9 @@ export function defineTfModel<K extends string>(spec: TfModelSpec<K>): ModelDefi
     description: spec.description,
     input: spec.input,
     schema: spec.schema,
+    // One thread per batch shard (data-parallel.ts); more would have nothing to compute.
+    // The loop follows the grant between steps, so it can grow into idle cores.
+    threads: (params) => ({ max: num(withDefaults(spec.schema, params, ['batch_shards']), 'batch_shards'), resizable: true }),
 
     async fit(train: Dataset, validation: Dataset | undefined, params: Params, ctx: FitContext): Promise<TrainedModel> {
       for (const [label, d] of [['train', train], ['validation', validation]] as const) {
@@ -81,6 +84,8 @@ export function defineTfModel<K extends string>(spec: TfModelSpec<K>): ModelDefi
           // Pure loop throughput (validation passes included), for comparing backends.
           loop_images_per_s: Math.round((train.y.length * epochs) / seconds),
           epoch_s: [...result.epochSeconds],
+          // Threads that shared each step's shards: speed only, the weights are the same for any.
+          threads: result.threads,
         };
         if (result.bestEpoch !== undefined) info['best_epoch'] = result.bestEpoch;
         const meta: TfModelMeta = {

@@ -6,6 +6,7 @@
  */
 import type * as TF from '@tensorflow/tfjs';
 import type { Dataset, EpochRecord, FitContext } from '../types.js';
+import { DataParallelStep } from './data-parallel.js';
 import { learningRateAt, type TrainOptions } from './options.js';
 import { Rng } from './prng.js';
 import { predictBatched } from './trained.js';
@@ -17,14 +18,11 @@ export interface LoopResult {
   readonly epochSeconds: readonly number[];
   /** Epoch (1-based) whose weights the model ends with when early stopping restored them. */
   readonly bestEpoch?: number;
+  /** Most threads that computed one step's shards (metrics only: results do not depend on it). */
+  readonly threads: number;
 }
 
 const EPS = 1e-7;
-
-/** Mean categorical cross-entropy of softmax outputs, clipped like Keras. */
-function crossEntropy(tf: typeof TF, probs: TF.Tensor, oneHot: TF.Tensor): TF.Scalar {
-  return tf.neg(tf.mean(tf.sum(tf.mul(oneHot, tf.log(tf.clipByValue(probs, EPS, 1 - EPS))), 1))) as TF.Scalar;
-}
 
 /** Random shift (zero fill) and horizontal flip, per image, in place on an NHWC batch. */
 function augment(buf: Float32Array, b: number, shape: readonly number[], o: TrainOptions, rng: Rng, tmp: Float32Array): void {
@@ -98,14 +96,21 @@ export async function trainLoop(
   const augmenting = sampleShape.length === 3 && (o.augmentShift > 0 || o.augmentFlip);
 
   const { optimizer, setLr } = makeOptimizer(tf, o);
-  // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment -- read() returns the variable itself, typed as a Tensor
-  const vars = model.trainableWeights.map((w) => w.read() as TF.Variable);
-  // Dropout layers draw masks from tf.randomUniform(seed): re-seeding them every step gives
-  // masks that differ per batch yet repeat across runs (a fixed seed would repeat one mask).
-  const dropouts = model.layers.filter((l) => l.getClassName() === 'Dropout') as unknown as Array<{ seed?: number }>;
+  // tfjs-node already runs each kernel on every core: more instances would only compete.
+  const granted = (): number => (tf.getBackend() === 'tensorflow' ? 1 : (ctx.threads ?? 1));
+  const stepper = await DataParallelStep.create(tf, model, {
+    shards: o.batchShards,
+    threads: granted(),
+    batchSize: bs,
+    sampleShape,
+    numClasses: train.numClasses,
+    backend: tf.getBackend(),
+    log: (m) => ctx.log(m),
+  });
+  if (stepper.threads > 1) ctx.log(`training on ${stepper.threads} threads (${o.batchShards} shards per batch)`);
   const order = Int32Array.from({ length: n }, (_, i) => i);
-  const xb = new Float32Array(bs * rowSize);
-  const yb = new Int32Array(bs);
+  const xb = stepper.batchX;
+  const yb = stepper.batchY;
   const tmp = new Float32Array(rowSize);
 
   const history: EpochRecord[] = [];
@@ -117,6 +122,7 @@ export async function trainLoop(
   let stoppedEarly = false;
   let step = 0;
   let lr = o.learningRate;
+  let peakThreads = 1;
 
   try {
     for (let epoch = 0; epoch < o.epochs && !stoppedEarly; epoch++) {
@@ -136,30 +142,15 @@ export async function trainLoop(
         if (augmenting) augment(xb, b, sampleShape, o, rng, tmp);
         lr = learningRateAt(o, step, stepsPerEpoch);
         setLr(lr);
-        for (const d of dropouts) d.seed = rng.seed();
-
-        let correct: TF.Tensor | undefined;
-        const cost = tf.tidy(() => {
-          const xs = tf.tensor(xb.subarray(0, b * rowSize), [b, ...sampleShape]);
-          const labels = tf.tensor1d(yb.subarray(0, b), 'int32');
-          const oneHot = tf.oneHot(labels, train.numClasses);
-          return optimizer.minimize(
-            () => {
-              const probs = model.apply(xs, { training: true }) as TF.Tensor;
-              // Kept so it outlives the forward-pass scope; disposed below.
-              correct = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(probs, 1), labels), 'float32')));
-              const regs = model.calculateLosses();
-              const ce = crossEntropy(tf, probs, oneHot);
-              return regs.length ? (tf.addN([ce, ...regs]) as TF.Scalar) : ce;
-            },
-            true,
-            vars,
-          ) as TF.Scalar;
-        });
-        lossSum += cost.dataSync()[0]! * b;
-        correctSum += correct ? correct.dataSync()[0]! : 0;
-        cost.dispose();
-        correct?.dispose();
+        // Dropout layers draw masks from tf.randomUniform(seed): fresh seeds every step (and per
+        // shard) give masks that differ per batch yet repeat across runs.
+        const seeds = Array.from({ length: o.batchShards }, () => Array.from({ length: stepper.dropoutCount }, () => rng.seed()));
+        // The scheduler may have lent this training idle cores, or taken some back.
+        await stepper.resize(granted());
+        peakThreads = Math.max(peakThreads, stepper.threads);
+        const outcome = await stepper.step(b, seeds, optimizer);
+        lossSum += outcome.loss * b;
+        correctSum += outcome.correct;
 
         ctx.progress(step + 1, totalSteps, `epoch ${epoch + 1}/${o.epochs}`);
         // Lets the abort signal (Ctrl-C) and progress output through between batches.
@@ -203,8 +194,9 @@ export async function trainLoop(
     // With early stopping on, end on the best val-loss epoch's weights (incl. BN statistics).
     const restored = bestWeights !== undefined && bestEpoch !== history.length;
     if (restored) model.setWeights(bestWeights!);
-    return { history, epochSeconds, stoppedEarly, ...(restored && bestEpoch !== undefined ? { bestEpoch } : {}) };
+    return { history, epochSeconds, stoppedEarly, threads: peakThreads, ...(restored && bestEpoch !== undefined ? { bestEpoch } : {}) };
   } finally {
+    stepper.dispose();
     bestWeights?.forEach((t) => t.dispose());
     optimizer.dispose();
   }

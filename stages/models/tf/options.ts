@@ -23,11 +23,13 @@ export interface TrainOptions {
   /** Max random shift in pixels (image inputs only); 0 disables. */
   readonly augmentShift: number;
   readonly augmentFlip: boolean;
+  /** Shards per batch, each normalised and differentiated on its own (data-parallel.ts). */
+  readonly batchShards: number;
   readonly seed: number;
 }
 
 /** Training params every tfjs model reads; defined once in schemas/models/training.schema.json. */
-export const TRAINING_PARAMS = ['epochs', 'batch_size', 'optimizer', 'learning_rate', 'momentum', 'lr_schedule', 'lr_step_epochs', 'lr_step_gamma', 'early_stopping_patience', 'restore_best_weights', 'seed'] as const;
+export const TRAINING_PARAMS = ['epochs', 'batch_size', 'optimizer', 'learning_rate', 'momentum', 'lr_schedule', 'lr_step_epochs', 'lr_step_gamma', 'early_stopping_patience', 'restore_best_weights', 'batch_shards', 'seed'] as const;
 /** Augmentation params, only in the image models' schemas. */
 export const AUGMENT_PARAMS = ['augment_shift', 'augment_flip'] as const;
 export type TrainingParam = (typeof TRAINING_PARAMS)[number];
@@ -49,6 +51,7 @@ export function trainOptions(p: Resolved<TrainingParam> | Resolved<TrainingParam
     restoreBest: bool(p, 'restore_best_weights'),
     augmentShift: augment ? Math.max(0, Math.round(num(augment, 'augment_shift'))) : 0,
     augmentFlip: augment ? bool(augment, 'augment_flip') : false,
+    batchShards: Math.max(1, Math.round(num(p, 'batch_shards'))),
     seed: Math.round(num(p, 'seed')),
   };
 }

@@ -1,0 +1,97 @@
+"""PyTorch CPU reference for bench/kernels.ts: the same three networks, the same whole training step
+(forward, backward, Adam update) at batch 128 on random 28x28x1 data, on 1 and 2 threads.
+
+    python3 bench/torch_reference.py        # prints JSON: images/s per network and thread count
+
+Debian's `python3-torch` is the reference the training-speed issue quotes. Run it in the same window
+as `node dist/bench/kernels.js`: this machine is a shared VM, so only side-by-side figures compare.
+"""
+import json
+import statistics
+import sys
+import time
+
+import torch
+from torch import nn
+
+BATCH = 128
+
+
+def seed_cnn(batch_norm: bool) -> nn.Module:
+    layers: list[nn.Module] = []
+    channels = 1
+    for i, filters in enumerate([32, 64, 128]):
+        if i > 0:
+            layers.append(nn.MaxPool2d(2))
+        layers.append(nn.Conv2d(channels, filters, 3, bias=not batch_norm))
+        if batch_norm:
+            layers.append(nn.BatchNorm2d(filters, momentum=0.1, eps=1e-5))
+        layers.append(nn.ReLU())
+        channels = filters
+    layers += [nn.Flatten(), nn.Linear(1152, 128), nn.ReLU()]
+    if batch_norm:
+        layers.append(nn.Dropout(0.3))
+    layers.append(nn.Linear(128, 10))
+    return nn.Sequential(*layers)
+
+
+class ResBlock(nn.Module):
+    def __init__(self, filters: int) -> None:
+        super().__init__()
+        self.a = nn.Conv2d(filters, filters, 3, padding=1, bias=False)
+        self.bn_a = nn.BatchNorm2d(filters)
+        self.b = nn.Conv2d(filters, filters, 3, padding=1, bias=False)
+        self.bn_b = nn.BatchNorm2d(filters)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = torch.relu(self.bn_a(self.a(x)))
+        return torch.relu(self.bn_b(self.b(y)) + x)
+
+
+def small_resnet() -> nn.Module:
+    return nn.Sequential(
+        nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), ResBlock(32),
+        nn.MaxPool2d(2), ResBlock(32), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(32, 10),
+    )
+
+
+def throughput(model: nn.Module, steps: int) -> float:
+    torch.manual_seed(0)
+    x = torch.rand(BATCH, 1, 28, 28)
+    y = torch.randint(0, 10, (BATCH,))
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = nn.CrossEntropyLoss()
+    model.train()
+
+    def step() -> None:
+        optimizer.zero_grad()
+        loss_fn(model(x), y).backward()
+        optimizer.step()
+
+    for _ in range(3):
+        step()
+    times = []
+    for _ in range(steps):
+        t0 = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t0)
+    return BATCH / statistics.median(times)
+
+
+def main() -> None:
+    steps = int(sys.argv[1]) if len(sys.argv) > 1 else 12
+    out: dict[str, object] = {"torch": torch.__version__}
+    networks = {
+        "seed_cnn": lambda: seed_cnn(False),
+        "seed_cnn_batchnorm": lambda: seed_cnn(True),
+        "resnet": small_resnet,
+    }
+    for threads in (1, 2):
+        torch.set_num_threads(threads)
+        for name, build in networks.items():
+            out[f"{name}.train_{threads}_thread"] = round(throughput(build(), steps))
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,111 @@
+/**
+ * Data-parallel training (stages/models/tf/data-parallel.ts): the shard count defines the maths,
+ * the thread count only the speed. Threads need the compiled helper script, so the threaded fits
+ * import the models from dist/ (built by test/global-setup.ts), on real Fashion-MNIST images.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { gunzipSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { shardRange } from '../../stages/models/tf/data-parallel.js';
+import type { Dataset, FitContext, ModelDefinition, TrainedModel } from '../../stages/models/types.js';
+import type { Params } from '../../stages/types.js';
+
+const ROOT = join(import.meta.dirname, '../..');
+
+function fashion(n: number): Dataset {
+  const img = gunzipSync(readFileSync(join(ROOT, 'data/fashion-mnist/train-images-idx3-ubyte.gz')));
+  const lab = gunzipSync(readFileSync(join(ROOT, 'data/fashion-mnist/train-labels-idx1-ubyte.gz')));
+  const x = new Float32Array(n * 784);
+  for (let i = 0; i < x.length; i++) x[i] = img[16 + i]! / 255;
+  return { x, shape: [n, 28, 28, 1], y: Uint8Array.from(lab.subarray(8, 8 + n)), numClasses: 10 };
+}
+
+describe('shardRange', () => {
+  it('splits any batch into contiguous shards that cover it exactly, sizes within one of each other', () => {
+    for (const b of [1, 2, 7, 64, 127, 128]) {
+      for (const shards of [1, 2, 3, 4, 8]) {
+        let next = 0;
+        const sizes: number[] = [];
+        for (let s = 0; s < shards; s++) {
+          const { start, count } = shardRange(b, shards, s);
+          expect(start).toBe(next);
+          next += count;
+          sizes.push(count);
+        }
+        expect(next).toBe(b);
+        expect(Math.max(...sizes) - Math.min(...sizes)).toBeLessThanOrEqual(1);
+      }
+    }
+  });
+});
+
+const compiled = (model: string): string => join(ROOT, 'dist', 'stages', 'models', `${model}.js`);
+
+describe.skipIf(!existsSync(compiled('cnn')))('data-parallel training on helper threads', () => {
+  const data = fashion(320);
+  const val: Dataset = { ...fashion(400), x: fashion(400).x.subarray(320 * 784), shape: [80, 28, 28, 1], y: fashion(400).y.subarray(320) };
+  // A batch of 100 does not divide by 3 shards, and 320 rows leave a last batch of 20.
+  const base: Params = { epochs: 2, batch_size: 100, seed: 3 };
+  const fit = async (model: 'cnn' | 'resnet', params: Params, threads: number): Promise<{ trained: TrainedModel; logs: string[] }> => {
+    const mod = (await import(pathToFileURL(compiled(model)).href)) as Record<string, ModelDefinition>;
+    const logs: string[] = [];
+    const ctx: FitContext = { signal: new AbortController().signal, progress: () => {}, log: (m) => logs.push(m), backend: 'wasm', threads };
+    return { trained: await mod[model]!.fit(data, val, { ...base, ...params }, ctx), logs };
+  };
+  const probs = (t: TrainedModel): Promise<Float32Array> => t.predictProba(val.x, val.shape);
+
+  it('cnn (batch norm, dropout): 1, 2 and 3 threads give bit-identical weights and curves', async () => {
+    const params = { filters: [8, 16], dense_units: 32, batch_shards: 3 };
+    const one = await fit('cnn', params, 1);
+    const two = await fit('cnn', params, 2);
+    const three = await fit('cnn', params, 3);
+    expect(two.logs.some((l) => l.includes('training on 2 threads'))).toBe(true);
+    expect(two.trained.timings?.['threads']).toBe(2);
+    expect(three.trained.timings?.['threads']).toBe(3);
+    const p1 = await probs(one.trained);
+    expect(await probs(two.trained)).toEqual(p1);
+    expect(await probs(three.trained)).toEqual(p1);
+    expect(two.trained.history).toEqual(one.trained.history);
+    // More threads than shards: the extra ones have nothing to compute.
+    const many = await fit('cnn', { ...params, batch_shards: 2 }, 8);
+    expect(many.trained.timings?.['threads']).toBe(2);
+  });
+
+  it('a grant that changes mid-training (cores lent, then taken back) changes nothing but speed', async () => {
+    const params = { filters: [8, 16], dense_units: 32, batch_shards: 2 };
+    const steady = await fit('cnn', params, 1);
+    const mod = (await import(pathToFileURL(compiled('cnn')).href)) as Record<string, ModelDefinition>;
+    let reads = 0;
+    // Read once per step: 1 thread, then 2 from the 2nd step, then 1 again from the 6th.
+    const ctx: FitContext = {
+      signal: new AbortController().signal,
+      progress: () => {},
+      log: () => {},
+      backend: 'wasm',
+      get threads() {
+        reads++;
+        return reads >= 3 && reads < 7 ? 2 : 1;
+      },
+    };
+    const changing = await mod['cnn']!.fit(data, val, { ...base, ...params }, ctx);
+    expect(changing.timings?.['threads']).toBe(2);
+    expect(await probs(changing)).toEqual(await probs(steady.trained));
+  });
+
+  it('resnet (functional graph, batch norm statistics synchronised): 2 threads equal 1', async () => {
+    const params = { width: 8, stages: 1, blocks_per_stage: 1, batch_shards: 2 };
+    const one = await fit('resnet', params, 1);
+    const two = await fit('resnet', params, 2);
+    expect(two.trained.timings?.['threads']).toBe(2);
+    expect(await probs(two.trained)).toEqual(await probs(one.trained));
+  });
+
+  it('the shard count is part of the recipe: 1 shard (whole-batch statistics) trains differently from 2', async () => {
+    const params = { filters: [8], dense_units: 16 };
+    const whole = await fit('cnn', { ...params, batch_shards: 1 }, 1);
+    const halves = await fit('cnn', { ...params, batch_shards: 2 }, 1);
+    expect(await probs(halves.trained)).not.toEqual(await probs(whole.trained));
+  });
+});
