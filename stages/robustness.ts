@@ -16,11 +16,13 @@ import { preprocessImage } from './predict/preprocess.js';
 import { writeExamples, type ExampleInput } from './robustness/examples.js';
 import type { RobustnessFile } from './robustness/format.js';
 import { renderPhoto } from './robustness/render.js';
+import { num, withDefaults } from './params.js';
 import { loadSchema } from './schema.js';
 import { StageInputError, type StageDefinition } from './types.js';
 import { mulberry32 } from './util/random.js';
 
 const PIXELS = 784;
+const schema = loadSchema('stages/robustness');
 export const PERTURBATIONS = ['brightness', 'contrast', 'inversion', 'shift', 'scale', 'background', 'noise', 'photos'] as const;
 export type Perturbation = (typeof PERTURBATIONS)[number];
 
@@ -62,7 +64,7 @@ export const robustness: StageDefinition = {
     { name: 'model', required: true, description: 'Train artifact' },
     { name: 'data', required: true, description: 'Split the model was trained on, pixels in [0,1] (normalize method scale), 784 values per row' },
   ],
-  schema: loadSchema('stages/robustness'),
+  schema,
   usesBackend: true,
   async run(ctx) {
     const trainArtifact = ctx.inputs['model']!;
@@ -82,9 +84,13 @@ export const robustness: StageDefinition = {
     }
     if (lo < -1e-6 || hi > 1 + 1e-6) throw new StageInputError(`robustness needs pixels in [0,1] but ${data.stage}/x_test.npy spans [${lo.toFixed(2)}, ${hi.toFixed(2)}]: use normalize with method scale`);
     const y = await readClassIndices(data, 'y_test.npy', total);
-    const names = (Array.isArray(ctx.params['perturbations']) ? ctx.params['perturbations'] : PERTURBATIONS) as Perturbation[];
-    const n = Math.min(total, Number(ctx.params['limit'] ?? 1000));
-    const seed = Number(ctx.params['seed'] ?? 1);
+    // Defaults come from the schema alone (the runner filled them; withDefaults serves direct callers).
+    const p = withDefaults(schema, ctx.params, ['perturbations', 'limit', 'photos', 'examples', 'seed']);
+    const listed = p.perturbations;
+    if (!Array.isArray(listed) || !listed.every((v): v is Perturbation => (PERTURBATIONS as readonly unknown[]).includes(v))) throw new Error(`perturbations is ${JSON.stringify(listed)}, which the schema should have refused`);
+    const names: readonly Perturbation[] = listed;
+    const n = Math.min(total, num(p, 'limit'));
+    const seed = num(p, 'seed');
     const modelShape = (m: number) => (def.input === 'image' ? [m, 28, 28, 1] : [m, PIXELS]);
 
     const trained = await def.load(join(trainArtifact.dir, 'model'));
@@ -102,7 +108,7 @@ export const robustness: StageDefinition = {
         ctx.signal.throwIfAborted();
         ctx.progress({ done: k, total: names.length, label: perturbation });
         if (perturbation === 'photos') {
-          const m = Math.min(total, Number(ctx.params['photos'] ?? 200));
+          const m = Math.min(total, num(p, 'photos'));
           const images = new Float32Array(m * PIXELS);
           for (let i = 0; i < m; i++) {
             const pixels = Uint8Array.from(x.subarray(i * PIXELS, (i + 1) * PIXELS), (v) => Math.round(v * 255));
@@ -117,7 +123,7 @@ export const robustness: StageDefinition = {
         await score(perturbation, images, n);
       }
       // The photos section's examples: the first renderings of the photo set (same index, same seed).
-      const shown = Math.min(total, Number(ctx.params['examples'])); // default in the schema
+      const shown = Math.min(total, num(p, 'examples'));
       if (shown > 0) {
         const inputs: Omit<ExampleInput, 'proba'>[] = [];
         const images = new Float32Array(shown * PIXELS);
