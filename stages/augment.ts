@@ -5,8 +5,9 @@
  * exposure, uneven light, sensor and JPEG noise). Validation and test images pass through
  * untouched, so scores stay comparable with unaugmented models. Deterministic per seed.
  */
-import { StageInputError, type StageDefinition } from './types.js';
+import { StageInputError, type Params, type StageDefinition } from './types.js';
 import { carry, readFeatures, readLabels, writeArray } from './data/arrays.js';
+import { bool, num, withDefaults, type Resolved } from './params.js';
 import { loadSchema } from './schema.js';
 import { mulberry32 } from './util/random.js';
 
@@ -63,15 +64,31 @@ export function warp(image: Float32Array, out: Float32Array, dx: number, dy: num
   }
 }
 
-const pair = (value: unknown, fallback: [number, number]): [number, number] =>
-  Array.isArray(value) && value.length === 2 ? [Number(value[0]), Number(value[1])] : fallback;
+const schema = loadSchema('stages/augment');
+const PERTURB_PARAMS = ['shift', 'scale', 'gamma', 'background', 'noise'] as const;
+
+function range(p: Resolved<(typeof PERTURB_PARAMS)[number]>, key: 'scale' | 'gamma'): [number, number] {
+  const v = p[key];
+  // The schema allows only pairs of positive numbers: anything else is a bug.
+  if (!Array.isArray(v) || v.length !== 2 || typeof v[0] !== 'number' || typeof v[1] !== 'number') throw new Error(`${key} is ${JSON.stringify(v)}, which the schema should have refused`);
+  return [v[0], v[1]];
+}
+
+/**
+ * The perturbation strengths from augment params, defaults from the augment schema alone. Also what
+ * the cnn/resnet `augment_photo` option uses, so the stage and the option simulate the same photos.
+ */
+export function perturbParams(params: Params = {}): AugmentParams {
+  const p = withDefaults(schema, params, PERTURB_PARAMS);
+  return { shift: num(p, 'shift'), scale: range(p, 'scale'), gamma: range(p, 'gamma'), background: num(p, 'background'), noise: num(p, 'noise') };
+}
 
 export const augment: StageDefinition = {
   kind: 'augment',
   version: 1,
   description: 'Add photo-like perturbed copies of the training images (shift, zoom, gamma, background, noise); validation/test untouched',
   inputs: [{ name: 'data', required: true, description: 'a split artifact of [0,1] pixels (normalize method scale), images or flat rows of 784' }],
-  schema: loadSchema('stages/augment'),
+  schema,
   async run(ctx) {
     const data = ctx.inputs['data']!;
     if (!data.has('x_val.npy')) throw new StageInputError(`augment needs a split artifact (x_train, x_val, x_test) but ${data.stage} has no x_val.npy; put augment after split, so validation images stay unperturbed`);
@@ -87,16 +104,11 @@ export const augment: StageDefinition = {
       if (v > hi) hi = v;
     }
     if (lo < -1e-6 || hi > 1 + 1e-6) throw new StageInputError(`augment needs pixels in [0,1] but ${data.stage}/x_train.npy spans [${lo.toFixed(2)}, ${hi.toFixed(2)}]: use normalize with method scale (standardized pixels have no fixed black)`);
-    const copies = Number(ctx.params['copies'] ?? 1);
-    const keep = ctx.params['keep_original'] !== false;
-    const params: AugmentParams = {
-      shift: Number(ctx.params['shift'] ?? 2),
-      scale: pair(ctx.params['scale'], [0.9, 1.05]),
-      gamma: pair(ctx.params['gamma'], [0.6, 1.6]),
-      background: Number(ctx.params['background'] ?? 0.08),
-      noise: Number(ctx.params['noise'] ?? 0.03),
-    };
-    const random = mulberry32(Number(ctx.params['seed'] ?? 42));
+    const p = withDefaults(schema, ctx.params, ['copies', 'keep_original', 'seed']);
+    const copies = num(p, 'copies');
+    const keep = bool(p, 'keep_original');
+    const params = perturbParams(ctx.params);
+    const random = mulberry32(num(p, 'seed'));
     const total = (keep ? n : 0) + copies * n;
     const out = new Float32Array(total * PIXELS);
     const labels = new Uint8Array(total);

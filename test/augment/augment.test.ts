@@ -3,7 +3,9 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readNpy } from '../../artifacts/npy.js';
-import { perturb, type AugmentParams } from '../../stages/augment.js';
+import { perturb, perturbParams, type AugmentParams } from '../../stages/augment.js';
+import { cnn } from '../../stages/models/cnn.js';
+import type { Dataset, FitContext } from '../../stages/models/types.js';
 import { perturbImage, PERTURBATIONS } from '../../stages/robustness.js';
 import { packageRoot } from '../../stages/schema.js';
 import { mulberry32 } from '../../stages/util/random.js';
@@ -11,9 +13,13 @@ import { makeRig, type Rig } from '../e2e/rig.js';
 
 const raw = gunzipSync(readFileSync(join(packageRoot(), 'data/fashion-mnist/t10k-images-idx3-ubyte.gz'))).subarray(16);
 const image = Float32Array.from(raw.subarray(0, 784), (v) => v / 255);
-const DEFAULTS: AugmentParams = { shift: 2, scale: [0.9, 1.05], gamma: [0.6, 1.6], background: 0.08, noise: 0.03 };
+const DEFAULTS: AugmentParams = perturbParams();
 
 describe('perturb', () => {
+  it('takes its default strengths from the augment schema', () => {
+    expect(DEFAULTS).toEqual({ shift: 2, scale: [0.9, 1.05], gamma: [0.6, 1.6], background: 0.08, noise: 0.03 });
+  });
+
   it('is the identity with every effect off', () => {
     const out = new Float32Array(784);
     perturb(image, out, { shift: 0, scale: [1, 1], gamma: [1, 1], background: 0, noise: 0 }, mulberry32(1));
@@ -127,3 +133,20 @@ stages:
     expect(bad.stderr).not.toMatch(/\n\s+at /);
   });
 });
+
+describe('cnn augment_photo', () => {
+  const n = 192;
+  const images: Dataset = { x: Float32Array.from(raw.subarray(0, n * 784), (v) => v / 255), shape: [n, 28, 28, 1], y: Uint8Array.from({ length: n }, (_, i) => i % 10), numClasses: 10 };
+  const ctx: FitContext = { signal: new AbortController().signal, progress: () => {}, log: () => {}, backend: 'cpu' };
+  const fit = async (augmentPhoto: number) => {
+    const trained = await cnn.fit(images, undefined, { filters: [4], dense_units: 8, epochs: 1, batch_size: 64, augment_photo: augmentPhoto, seed: 2 }, ctx);
+    return trained.predictProba(images.x.subarray(0, 16 * 784), [16, 28, 28, 1]);
+  };
+
+  it('trains on photo-like perturbations drawn from the seed: the same seed gives the same model, off gives another', async () => {
+    const photo = await fit(0.5);
+    expect(await fit(0.5)).toEqual(photo);
+    expect(await fit(0)).not.toEqual(photo);
+  });
+});
+

@@ -6,6 +6,7 @@
  */
 import type * as TF from '@tensorflow/tfjs';
 import type { Dataset, EpochRecord, FitContext } from '../types.js';
+import { perturb, perturbParams } from '../../augment.js';
 import { DataParallelStep } from './data-parallel.js';
 import { learningRateAt, type TrainOptions } from './options.js';
 import { Rng } from './prng.js';
@@ -94,6 +95,8 @@ export async function trainLoop(
   const stepsPerEpoch = Math.ceil(n / bs);
   const totalSteps = o.epochs * stepsPerEpoch;
   const augmenting = sampleShape.length === 3 && (o.augmentShift > 0 || o.augmentFlip);
+  // Photo-like perturbations work on 28×28 single-channel images in [0,1], as the augment stage does.
+  const photo = o.augmentPhoto > 0 && rowSize === 784 ? perturbParams() : undefined;
 
   const { optimizer, setLr } = makeOptimizer(tf, o);
   // tfjs-node already runs each kernel on every core: more instances would only compete.
@@ -140,6 +143,15 @@ export async function trainLoop(
           yb[i] = train.y[src]!;
         }
         if (augmenting) augment(xb, b, sampleShape, o, rng, tmp);
+        if (photo) {
+          const random = (): number => rng.next();
+          for (let i = 0; i < b; i++) {
+            if (rng.next() >= o.augmentPhoto) continue;
+            const img = xb.subarray(i * rowSize, (i + 1) * rowSize);
+            tmp.set(img);
+            perturb(tmp, img, photo, random);
+          }
+        }
         lr = learningRateAt(o, step, stepsPerEpoch);
         setLr(lr);
         // Dropout layers draw masks from tf.randomUniform(seed): fresh seeds every step (and per
