@@ -177,6 +177,35 @@ describe('MaxPoolGrad', () => {
   });
 });
 
+describe('Relu gradient (PipeReluGrad)', () => {
+  it.each([[2, 5, 5, 4], [3, 7], [1, 9, 9, 3]])('equals tfjs\' own formula exactly on cpu for shape %j, zeros and negatives included', async (...shape) => {
+    const n = shape.reduce((a, b) => a * b);
+    // Small integers: many exact zeros, where relu's derivative is 0 by tfjs' convention.
+    const x = values(n, { ints: true });
+    const w = values(n);
+    const grad = async (backend: 'cpu' | 'wasm') => {
+      await tf.setBackend(backend);
+      const xt = tf.tensor(x, shape);
+      const wt = tf.tensor(w, shape);
+      const g = tf.grad((v: TF.Tensor) => tf.sum(tf.mul(tf.relu(v), wt)))(xt);
+      const out = Array.from(await g.data());
+      tf.dispose([xt, wt, g]);
+      return out;
+    };
+    const want = await grad('cpu');
+    const got = await grad('wasm');
+    expect(got).toEqual(want);
+    // The wasm route really is the one-pass kernel: no Step is run.
+    await tf.setBackend('wasm');
+    const profile = await tf.profile(() => {
+      const xt = tf.tensor(x, shape);
+      tf.dispose([xt, tf.grad((v: TF.Tensor) => tf.sum(tf.relu(v)))(xt)]);
+    });
+    expect(profile.kernelNames).toContain('PipeReluGrad');
+    expect(profile.kernelNames).not.toContain('Step');
+  });
+});
+
 describe('BatchMatMul', () => {
   it('matches cpu for every transpose combination, 2-D and batched', async () => {
     for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]] as const) {

@@ -8,6 +8,7 @@
  * - BatchMatMul: transposed products steered onto XNNPACK, matmul.ts.
  * - FusedBatchNorm: one SIMD scale-and-shift pass, batch_norm.ts.
  * - Identity (no copy), Tile (memmove), Sum/Mean over leading axes (SIMD): reduce_tile.ts.
+ * - PipeReluGrad (new) and Relu's gradient through it: one pass instead of Step + Cast + Multiply, relu_grad.ts.
  *
  * Batch-norm training needs no missing kernel: FusedBatchNorm's gradient is built from Sub/Mul/Rsqrt/Sum/Tile,
  * all present on wasm (and checked against cpu by test/tf/kernels.test.ts).
@@ -20,10 +21,11 @@ import { convBackpropKernels } from './conv_backprop.js';
 import { matMulKernels } from './matmul.js';
 import { poolGradKernels } from './pool_grad.js';
 import { reduceTileKernels } from './reduce_tile.js';
+import { registerReluGradient, reluGradKernels } from './relu_grad.js';
 import { OUR_KERNEL, rememberStockKernel, stockKernel } from './wasm_util.js';
 
 export const WASM_TRAINING_KERNELS: readonly KernelConfig[] = [
-  ...convBackpropKernels, ...poolGradKernels, ...matMulKernels, ...reduceTileKernels, ...batchNormKernels,
+  ...convBackpropKernels, ...poolGradKernels, ...matMulKernels, ...reduceTileKernels, ...batchNormKernels, ...reluGradKernels,
 ];
 
 /**
@@ -44,4 +46,5 @@ export function registerWasmTrainingKernels(): void {
     }
     tf.registerKernel({ ...config, ...(setupFunc !== undefined ? { setupFunc } : {}) });
   }
+  registerReluGradient();
 }

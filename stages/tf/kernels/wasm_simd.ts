@@ -60,6 +60,8 @@ const vandnot = simd(0x4f); // a & ~b
 const vor = simd(0x50);
 const bitselect = simd(0x52); // (a & c) | (b & ~c)
 const f32x4Gt = simd(0x44);
+const vzero = simd(0x0c, ...new Array<number>(16).fill(0)); // v128.const 0
+const vsigns = simd(0x0c, ...[0, 0, 0, 0x80, 0, 0, 0, 0x80, 0, 0, 0, 0x80, 0, 0, 0, 0x80]); // f32 sign bits
 const f32x4Add = simd(0xe4);
 const f32x4Mul = simd(0xe6);
 const shuffle = (lanes: number[]) => simd(0x0d, ...lanes.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]));
@@ -164,6 +166,25 @@ function affineRows(): Fn {
   return { name: 'affineRows', params: 5, i32Locals: 5, v128Locals: 0, body };
 }
 
+/**
+ * reluGrad(x, dy, dx, groups): dx[i] = x[i] > 0 ? dy[i] : dy[i] * 0 for 4·groups floats, in one pass.
+ * `dy * 0` keeps dy's sign on the zero (as tfjs' mul(dy, step(x)) does), so results match bit for bit.
+ */
+function reluGrad(): Fn {
+  const [X, DY, DX, GROUPS] = [0, 1, 2, 3];
+  const [K] = [4];
+  const [G] = [5];
+  const body = loop(K, GROUPS, [
+    ...get(DX),
+    ...get(DY), ...vload, ...tee(G), // a = dy
+    ...get(G), ...vsigns, ...vand, // b = ±0 with dy's sign
+    ...get(X), ...vload, ...vzero, ...f32x4Gt, // mask = x > 0
+    ...bitselect, ...vstore,
+    ...bump(X, i32(16)), ...bump(DY, i32(16)), ...bump(DX, i32(16)),
+  ]);
+  return { name: 'reluGrad', params: 4, i32Locals: 1, v128Locals: 1, body };
+}
+
 /** transpose4(src, dst, rows, cols): dst[c, r] = src[r, c] for 4-byte elements, in 4x4 register blocks. */
 function transpose4(): Fn {
   const [SRC, DST, ROWS, COLS] = [0, 1, 2, 3];
@@ -221,6 +242,7 @@ export interface SimdRoutines {
   sumRows(x: number, out: number, rows: number, cols: number): void;
   transpose4(src: number, dst: number, rows: number, cols: number): void;
   affineRows(x: number, ab: number, out: number, rows: number, cols: number): void;
+  reluGrad(x: number, dy: number, dx: number, groups: number): void;
 }
 
 const cache = new WeakMap<object, SimdRoutines | null>();
@@ -233,7 +255,7 @@ export function simdRoutines(wasmModule: object): SimdRoutines | null {
     const memory = (wasmModule as { asm?: { memory?: unknown } }).asm?.memory;
     if (memory instanceof WebAssembly.Memory) {
       const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
-      const bytes = assemble([maxPoolGrad2x2(), sumRows(), transpose4(), affineRows()], shared);
+      const bytes = assemble([maxPoolGrad2x2(), sumRows(), transpose4(), affineRows(), reluGrad()], shared);
       const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
       routines = instance.exports as unknown as SimdRoutines;
     }
