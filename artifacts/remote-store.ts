@@ -15,6 +15,7 @@ import type { KeyHash } from './hash.js';
 import type { Claim, LeaseDir } from './lease.js';
 import type { RemoteCache } from './s3-remote.js';
 import type { ArtifactStore, LocalStore, Lookup, Manifest, ManifestDraft } from './store.js';
+import { errorMessage } from '../stages/errors.js';
 
 export class RemoteBackedStore implements ArtifactStore {
   constructor(
@@ -69,7 +70,7 @@ export class RemoteBackedStore implements ArtifactStore {
       try {
         await this.remote.upload(manifest, this.local.artifactDir(manifest.key));
       } catch (error) {
-        this.warn(`${draft.stage}: kept locally, but the upload failed: ${error instanceof Error ? error.message : String(error)}`);
+        this.warn(`${draft.stage}: kept locally, but the upload failed: ${errorMessage(error)}`);
       }
     }
     return manifest;

@@ -29,6 +29,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { UserError } from '../stages/errors.js';
 import type { Manifest } from './store.js';
+import { errorMessage } from '../stages/errors.js';
 
 export interface RemoteLocation {
   readonly bucket: string;
@@ -93,7 +94,7 @@ export class S3Remote implements RemoteCache {
   private wrap(action: string, error: unknown): Error {
     if (error instanceof RemoteError) return error;
     const name = error instanceof Error ? error.name : 'Error';
-    const detail = error instanceof Error ? error.message : String(error);
+    const detail = errorMessage(error);
     return new RemoteError(`remote ${this.url}: ${action} failed (${name}: ${detail}). Check the URL, AWS_ENDPOINT_URL and your AWS credentials.`);
   }
 

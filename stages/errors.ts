@@ -65,3 +65,8 @@ export class ModelFilesError extends UserError {
     super(`${dir}: cannot load ${what} (${detail})`);
   }
 }
+
+/** The message of anything thrown (an Error's message, or the value itself as text), for one-line reports. */
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -14,6 +14,7 @@ import type { StageDefinition } from '../../stages/types.js';
 import { PipelineInvalidError, type Diagnostic, type Location } from '../diagnostics.js';
 import type { ParsedSource } from '../config/source.js';
 import { collectDefinitions, importPlugin } from './import.js';
+import { errorMessage } from '../../stages/errors.js';
 
 export interface RegistryView {
   readonly stages: Readonly<Record<string, StageDefinition>>;
@@ -84,7 +85,7 @@ function shapeProblem(value: Record<string, unknown>, type: 'stage' | 'model'): 
 
 /** First line of a loader error, with pipe's own frames left out (the user needs the cause, not a stack). */
 function firstLine(error: unknown): string {
-  return (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? 'unknown error';
+  return errorMessage(error).split('\n')[0] ?? 'unknown error';
 }
 
 export async function loadRegistry(source: ParsedSource, repoRoot: string): Promise<RegistryView> {

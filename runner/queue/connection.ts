@@ -4,6 +4,7 @@
  */
 import { Redis } from 'ioredis';
 import { UserError } from '../../stages/errors.js';
+import { errorMessage } from '../../stages/errors.js';
 
 /** BullMQ's queue name for pipe's stage jobs (one queue per Redis database / key prefix). */
 export const QUEUE_NAME = 'pipe-stages';
@@ -35,7 +36,7 @@ export async function checkRedis(url: string, timeoutMs = 3000): Promise<void> {
     await probe.connect();
     await probe.ping();
   } catch (error) {
-    const detail = error instanceof Error ? error.message : String(error);
+    const detail = errorMessage(error);
     throw new QueueUnavailableError(`cannot reach Redis at ${url} (${detail}). Start redis-server there, or check --queue / PIPE_QUEUE.`);
   } finally {
     probe.disconnect();

@@ -11,6 +11,7 @@ import { StageFailedError } from '../execute/launcher.js';
 import { StoreMismatchError, type RunHooks, type StageRunner, type StageWork } from '../execute/stage-runner.js';
 import { bullConnection, QUEUE_NAME } from './connection.js';
 import { decodeFailure, isJobUpdate, type StageJobData, type StageJobResult } from './protocol.js';
+import { errorMessage } from '../../stages/errors.js';
 
 export interface QueueRunner extends StageRunner {
   close(): Promise<void>;
@@ -61,7 +62,7 @@ export async function queueRunner(url: string, store: ArtifactStore): Promise<Qu
         try {
           result = await job.waitUntilFinished(events);
         } catch (error) {
-          throw new StageFailedError(decodeFailure(error instanceof Error ? error.message : String(error)));
+          throw new StageFailedError(decodeFailure(errorMessage(error)));
         } finally {
           signal.removeEventListener('abort', onAbort);
         }

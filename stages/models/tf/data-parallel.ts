@@ -18,6 +18,7 @@ import { Worker } from 'node:worker_threads';
 import type * as TF from '@tensorflow/tfjs';
 import { workerScript } from '../worker-pool.js';
 import { ShardComputer, type ShardOutcome } from './shard.js';
+import { errorMessage } from '../../errors.js';
 
 export interface DataParallelOptions {
   readonly shards: number;
@@ -127,7 +128,7 @@ export class DataParallelStep {
         await Promise.all(Array.from({ length: threads - 1 }, () => step.startHelper()));
       } catch (error) {
         step.dispose();
-        options.log(`training in one thread: helper threads could not start (${error instanceof Error ? error.message : String(error)})`);
+        options.log(`training in one thread: helper threads could not start (${errorMessage(error)})`);
         return new DataParallelStep(tf, model, options, undefined);
       }
     }
@@ -158,7 +159,7 @@ export class DataParallelStep {
       await Promise.all(Array.from({ length: more }, () => this.startHelper()));
     } catch (error) {
       this.cannotGrow = true;
-      this.options.log(`could not start another training thread, going on with ${this.threads}: ${error instanceof Error ? error.message : String(error)}`);
+      this.options.log(`could not start another training thread, going on with ${this.threads}: ${errorMessage(error)}`);
     }
   }
 

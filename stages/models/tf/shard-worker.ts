@@ -8,11 +8,11 @@ import type * as TF from '@tensorflow/tfjs';
 import { initTf, type BackendName } from '../../tf/backend.js';
 import type { HelperData, HelperReply, HelperRequest } from './data-parallel.js';
 import { ShardComputer } from './shard.js';
+import { errorMessage } from '../../errors.js';
 
 const data = workerData as HelperData;
 const port = parentPort;
 const send = (reply: HelperReply): void => port?.postMessage(reply);
-const message = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
 async function start(): Promise<ShardComputer> {
   const { tf } = await initTf(data.backend as BackendName);
@@ -42,10 +42,10 @@ start().then(
         }));
         send({ type: 'done', outcomes });
       } catch (error) {
-        send({ type: 'error', message: message(error) });
+        send({ type: 'error', message: errorMessage(error) });
       }
     });
     send({ type: 'ready', trainable, state });
   },
-  (error: unknown) => send({ type: 'error', message: message(error) }),
+  (error: unknown) => send({ type: 'error', message: errorMessage(error) }),
 );
