@@ -7,7 +7,7 @@
  * (forward + backward + Adam update) for the seed CNN and a small ResNet, plus the conv-gradient kernels
  * alone at the seed CNN's shapes. Steps go through the training stage's own data-parallel path
  * (stages/models/tf/data-parallel.ts) with the threads a training stage gets here: 2 batch shards
- * (the cnn and resnet default), one thread per shard up to the machine's cores. `*.train_1_thread` is
+ * (resnet's default, and cnn with `batch_shards: 2`), one thread per shard up to the machine's cores. `*.train_1_thread` is
  * the same step on one thread. Timings are wall clock and sensitive to other load on the machine.
  */
 import { availableParallelism } from 'node:os';
@@ -16,7 +16,7 @@ import type * as TF from '@tensorflow/tfjs';
 import { DataParallelStep } from '../stages/models/tf/data-parallel.js';
 import { initTf } from '../stages/tf/backend.js';
 
-/** Shards per batch: the cnn and resnet schemas' `batch_shards` default. */
+/** Shards per batch: resnet's `batch_shards` default (cnn defaults to 1; 2 is what it trains with on two cores). */
 const SHARDS = 2;
 
 const BATCH = 128;
@@ -142,7 +142,7 @@ function kernelThroughputs(tf: typeof TF): Record<string, number> {
 }
 
 /** Threads a training stage gets on this machine: one per shard, up to the cores (`--jobs` defaults to them). */
-export function stageThreads(): number {
+function stageThreads(): number {
   return Math.max(1, Math.min(SHARDS, availableParallelism()));
 }
 

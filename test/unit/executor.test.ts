@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { LocalStore } from '../../artifacts/store.js';
 import { isManyInput } from '../../runner/cli/context.js';
 import { loadPipeline } from '../../runner/config/load.js';
+import type { StageRegistry } from '../../runner/config/resolve.js';
 import type { Plan } from '../../runner/config/types.js';
 import type { RunEvent } from '../../runner/execute/events.js';
 import { execute } from '../../runner/execute/executor.js';
@@ -28,11 +29,11 @@ const PIPELINE = `stages:
   d1: { kind: inspect, inputs: { data: load }, params: { samples_per_class: 3 } }
 `;
 
-async function setup(): Promise<{ planned: Plan; store: LocalStore }> {
+async function setup(pipeline = PIPELINE, registry: StageRegistry = STAGES): Promise<{ planned: Plan; store: LocalStore }> {
   const dir = await mkdtemp(join(tmpdir(), 'pipe-exec-'));
   const file = join(dir, 'p.yaml');
-  await writeFile(file, PIPELINE);
-  const planned = plan(await loadPipeline(file, { overrides: [], isManyInput }), STAGES);
+  await writeFile(file, pipeline);
+  const planned = plan(await loadPipeline(file, { overrides: [], isManyInput }), registry);
   return { planned, store: await LocalStore.open(join(dir, 'store')) };
 }
 
@@ -191,10 +192,8 @@ describe('executor (fake runner)', () => {
   });
 
   it('gives each stage up to the threads it asks for, and never more threads in all than --jobs', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'pipe-exec-'));
-    const file = join(dir, 'p.yaml');
-    await writeFile(
-      file,
+    // `wide` is inspect asking for 2 threads, like a data-parallel training with 2 shards.
+    const { planned, store } = await setup(
       `stages:
   load: { kind: load, params: { train_limit: 100, test_limit: 10 } }
   w1: { kind: wide, inputs: { data: load } }
@@ -202,11 +201,8 @@ describe('executor (fake runner)', () => {
   w3: { kind: wide, inputs: { data: load }, params: { samples_per_class: 3 } }
   n1: { kind: inspect, inputs: { data: load } }
 `,
+      { ...STAGES, wide: { ...STAGES['inspect']!, kind: 'wide', threads: () => ({ max: 2 }) } },
     );
-    // `wide` is inspect asking for 2 threads, like a data-parallel training with 2 shards.
-    const registry = { ...STAGES, wide: { ...STAGES['inspect']!, kind: 'wide', threads: () => ({ max: 2 }) } };
-    const planned = plan(await loadPipeline(file, { overrides: [], isManyInput }), registry);
-    const store = await LocalStore.open(join(dir, 'store'));
     const fake = fakeRunner(store);
     const { done } = run(planned, store, fake.runner, 3);
     await fake.finish((await fake.running(1))[0]!);
@@ -230,21 +226,16 @@ describe('executor (fake runner)', () => {
   });
 
   it('lends a resizable stage the cores nobody waits for, and takes one back when a stage needs it', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'pipe-exec-'));
-    const file = join(dir, 'p.yaml');
-    await writeFile(
-      file,
+    // `elastic` is inspect declared like a data-parallel training: up to 3 threads, resizable.
+    const { planned, store } = await setup(
       `stages:
   load: { kind: load, params: { train_limit: 100, test_limit: 10 } }
   norm: { kind: normalize, inputs: { data: load } }
   grow: { kind: elastic, inputs: { data: norm } }
   late: { kind: inspect, inputs: { data: norm } }
 `,
+      { ...STAGES, elastic: { ...STAGES['inspect']!, kind: 'elastic', threads: () => ({ max: 3, resizable: true }) } },
     );
-    // `elastic` is inspect declared like a data-parallel training: up to 3 threads, resizable.
-    const registry = { ...STAGES, elastic: { ...STAGES['inspect']!, kind: 'elastic', threads: () => ({ max: 3, resizable: true }) } };
-    const planned = plan(await loadPipeline(file, { overrides: [], isManyInput }), registry);
-    const store = await LocalStore.open(join(dir, 'store'));
     const fake = fakeRunner(store);
     const { done, events } = run(planned, store, fake.runner, 3);
     await fake.finish((await fake.running(1))[0]!);

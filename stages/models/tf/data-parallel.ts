@@ -77,6 +77,8 @@ export class DataParallelStep {
   readonly batchY: Int32Array;
   private readonly computer: ShardComputer;
   private readonly width: number;
+  /** Floats per sample. */
+  private readonly rowSize: number;
   private readonly weights: Float32Array;
   private readonly slots: Float32Array;
   private readonly sum: Float64Array;
@@ -98,13 +100,13 @@ export class DataParallelStep {
     /** The compiled helper script, when helpers may run at all (shared memory is then allocated). */
     private readonly script: URL | undefined,
   ) {
-    const rowSize = options.sampleShape.reduce((a, b) => a * b, 1);
+    this.rowSize = options.sampleShape.reduce((a, b) => a * b, 1);
     const shared = script !== undefined;
     const floats = (n: number): Float32Array => (shared ? new Float32Array(new SharedArrayBuffer(4 * n)) : new Float32Array(n));
     this.computer = new ShardComputer(tf, model, options.sampleShape, options.numClasses);
     const { trainable, state } = this.computer.layout;
     this.width = trainable + state;
-    this.batchX = floats(options.batchSize * rowSize);
+    this.batchX = floats(options.batchSize * this.rowSize);
     this.batchY = shared ? new Int32Array(new SharedArrayBuffer(4 * options.batchSize)) : new Int32Array(options.batchSize);
     this.weights = floats(this.width);
     this.slots = floats(options.shards * this.width);
@@ -188,12 +190,11 @@ export class DataParallelStep {
     };
     const replies = helpers.map((h, i) => this.ask(h, { type: 'step', jobs: jobsOf(i + 1) }));
     const outcomes = new Map<number, ShardOutcome>();
-    const rowSize = this.batchX.length / this.options.batchSize;
     for (const job of jobsOf(0)) {
       outcomes.set(
         job.index,
         this.computer.compute(
-          this.batchX.subarray(job.start * rowSize),
+          this.batchX.subarray(job.start * this.rowSize),
           this.batchY.subarray(job.start),
           job.count,
           job.seeds,

@@ -10,6 +10,7 @@ import { perturb, perturbParams } from '../../augment.js';
 import { DataParallelStep } from './data-parallel.js';
 import { learningRateAt, type TrainOptions } from './options.js';
 import { Rng } from './prng.js';
+import { EPS } from './shard.js';
 import { predictBatched } from './trained.js';
 
 export interface LoopResult {
@@ -23,7 +24,6 @@ export interface LoopResult {
   readonly threads: number;
 }
 
-const EPS = 1e-7;
 
 /** Random shift (zero fill) and horizontal flip, per image, in place on an NHWC batch. */
 function augment(buf: Float32Array, b: number, shape: readonly number[], o: TrainOptions, rng: Rng, tmp: Float32Array): void {
@@ -97,6 +97,7 @@ export async function trainLoop(
   const augmenting = sampleShape.length === 3 && (o.augmentShift > 0 || o.augmentFlip);
   // Photo-like perturbations work on 28×28 single-channel images in [0,1], as the augment stage does.
   const photo = o.augmentPhoto > 0 && rowSize === 784 ? perturbParams() : undefined;
+  const random = (): number => rng.next();
 
   const { optimizer, setLr } = makeOptimizer(tf, o);
   // tfjs-node already runs each kernel on every core: more instances would only compete.
@@ -144,7 +145,6 @@ export async function trainLoop(
         }
         if (augmenting) augment(xb, b, sampleShape, o, rng, tmp);
         if (photo) {
-          const random = (): number => rng.next();
           for (let i = 0; i < b; i++) {
             if (rng.next() >= o.augmentPhoto) continue;
             const img = xb.subarray(i * rowSize, (i + 1) * rowSize);

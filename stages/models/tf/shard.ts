@@ -8,7 +8,8 @@
  */
 import type * as TF from '@tensorflow/tfjs';
 
-const EPS = 1e-7;
+/** Probability clip of the cross-entropy, as Keras: the training loss and the validation loss use it. */
+export const EPS = 1e-7;
 
 /** Mean categorical cross-entropy of softmax outputs, clipped like Keras. */
 export function crossEntropy(tf: typeof TF, probs: TF.Tensor, oneHot: TF.Tensor): TF.Scalar {
@@ -53,6 +54,8 @@ export class ShardComputer {
   private readonly trainable: TF.Variable[];
   private readonly state: TF.Variable[];
   private readonly dropouts: Array<{ seed?: number | undefined }>;
+  /** Floats per sample. */
+  private readonly rowSize: number;
 
   constructor(
     private readonly tf: typeof TF,
@@ -61,6 +64,7 @@ export class ShardComputer {
     private readonly numClasses: number,
   ) {
     this.layout = layoutOf(model);
+    this.rowSize = sampleShape.reduce((a, b) => a * b, 1);
     // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment -- read() returns the variable itself, typed as a Tensor
     this.trainable = model.trainableWeights.map((w) => w.read() as TF.Variable);
     // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment -- as above
@@ -128,10 +132,6 @@ export class ShardComputer {
       tf.dispose(Object.values(grads));
       correct?.dispose();
     }
-  }
-
-  private get rowSize(): number {
-    return this.sampleShape.reduce((a, b) => a * b, 1);
   }
 
   private assign(vars: readonly TF.Variable[], offsets: readonly number[], values: Float32Array): void {
