@@ -6,7 +6,7 @@
  * untouched, so scores stay comparable with unaugmented models. Deterministic per seed.
  */
 import { StageInputError, type Params, type StageDefinition } from './types.js';
-import { carry, readFeatures, readLabels, writeArray } from './data/arrays.js';
+import { carry, outsideUnitRange, readFeatures, readLabels, writeArray } from './data/arrays.js';
 import { bool, num, withDefaults, type Resolved } from './params.js';
 import { loadSchema } from './schema.js';
 import { mulberry32 } from './util/random.js';
@@ -97,13 +97,8 @@ export const augment: StageDefinition = {
     if (!(x.data instanceof Float32Array)) throw new StageInputError(`augment needs float32 pixels in [0,1]; ${data.stage}/x_train.npy is ${x.dtype}: add a normalize stage (method scale) before split`);
     const n = y.length;
     if (x.data.length !== n * PIXELS) throw new StageInputError(`augment needs 28×28 images (784 values per row) but ${data.stage}/x_train.npy is ${x.shape.join('x')}; put augment before pca`);
-    let lo = Infinity;
-    let hi = -Infinity;
-    for (const v of x.data) {
-      if (v < lo) lo = v;
-      if (v > hi) hi = v;
-    }
-    if (lo < -1e-6 || hi > 1 + 1e-6) throw new StageInputError(`augment needs pixels in [0,1] but ${data.stage}/x_train.npy spans [${lo.toFixed(2)}, ${hi.toFixed(2)}]: use normalize with method scale (standardized pixels have no fixed black)`);
+    const span = outsideUnitRange(x.data);
+    if (span) throw new StageInputError(`augment needs pixels in [0,1] but ${data.stage}/x_train.npy spans [${span[0].toFixed(2)}, ${span[1].toFixed(2)}]: use normalize with method scale (standardized pixels have no fixed black)`);
     const p = withDefaults(schema, ctx.params, ['copies', 'keep_original', 'seed']);
     const copies = num(p, 'copies');
     const keep = bool(p, 'keep_original');

@@ -8,7 +8,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { warp } from './augment.js';
-import { readClassIndices, readFloatFeatures } from './data/arrays.js';
+import { outsideUnitRange, readClassIndices, readFloatFeatures } from './data/arrays.js';
 import { argmaxRows } from './evaluate/metrics.js';
 import { getModel } from './models/index.js';
 import { trainedModelName } from './models/trained-name.js';
@@ -76,13 +76,8 @@ export const robustness: StageDefinition = {
     const { x, shape } = await readFloatFeatures(data, 'x_test.npy', 'robustness');
     const total = shape[0] ?? 0;
     if (total === 0 || x.length !== total * PIXELS) throw new StageInputError(`robustness needs 28×28 test images (784 values per row) but ${data.stage}/x_test.npy is ${shape.join('x')}`);
-    let lo = Infinity;
-    let hi = -Infinity;
-    for (const v of x) {
-      lo = Math.min(lo, v);
-      hi = Math.max(hi, v);
-    }
-    if (lo < -1e-6 || hi > 1 + 1e-6) throw new StageInputError(`robustness needs pixels in [0,1] but ${data.stage}/x_test.npy spans [${lo.toFixed(2)}, ${hi.toFixed(2)}]: use normalize with method scale`);
+    const span = outsideUnitRange(x);
+    if (span) throw new StageInputError(`robustness needs pixels in [0,1] but ${data.stage}/x_test.npy spans [${span[0].toFixed(2)}, ${span[1].toFixed(2)}]: use normalize with method scale`);
     const y = await readClassIndices(data, 'y_test.npy', total);
     // Defaults come from the schema alone (the runner filled them; withDefaults serves direct callers).
     const p = withDefaults(schema, ctx.params, ['perturbations', 'limit', 'photos', 'examples', 'seed']);

@@ -85,3 +85,18 @@ export async function classNames(input: InputArtifact, k: number): Promise<strin
   const list: unknown[] = Array.isArray(names) ? names : [];
   return Array.from({ length: k }, (_, i) => (typeof list[i] === 'string' ? (list[i]) : String(i)));
 }
+
+/**
+ * The [lo, hi] span of pixels that should lie in [0,1] (the `normalize` method `scale`), when some do
+ * not (beyond float rounding); undefined when all do. Stages that draw on images (augment,
+ * robustness) need a fixed black and white, and name the file and the fix in their own words.
+ */
+export function outsideUnitRange(x: Float32Array): [number, number] | undefined {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const v of x) {
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  return lo < -1e-6 || hi > 1 + 1e-6 ? [lo, hi] : undefined;
+}
