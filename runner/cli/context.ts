@@ -32,10 +32,14 @@ export function storeRoot(flags: CommonFlags, fromPipeline?: string): string {
   return resolve(flags.store ?? process.env['PIPE_STORE'] ?? fromPipeline ?? '.pipe');
 }
 
+/** `--backend` values (the CLI offers and completes these). */
+export const BACKENDS: readonly BackendChoice[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
+
 export function backendChoice(flags: CommonFlags, planned?: Plan): BackendChoice {
   const value = flags.backend ?? planned?.pipeline.backend ?? 'auto';
-  if (!['auto', 'tensorflow', 'wasm', 'cpu'].includes(value)) throw new UsageError(`--backend must be auto, tensorflow, wasm or cpu (got "${value}")`);
-  return value as BackendChoice;
+  const known = BACKENDS.find((b) => b === value);
+  if (known === undefined) throw new UsageError(`--backend must be ${BACKENDS.join(', ')} (got "${value}")`);
+  return known;
 }
 
 /** The store for commands that write (gc); `pipe run` uses openRunStore. */

@@ -97,8 +97,9 @@ describe('bad input gets a located, actionable message and exit code 2', () => {
     expect(otherVerb.stderr).toContain('pipe ls does not take --yes (an option of pipe gc)');
     const help = await rig.pipe(['predict', '--help']);
     expect(help.code).toBe(0);
-    expect(help.stdout.startsWith("usage:\n  predict <model> image…")).toBe(true);
-    expect(help.stdout).not.toContain('  run <file.yaml>');
+    expect(help.stdout.startsWith('Usage: pipe predict [options] <model> <image...>')).toBe(true);
+    expect(help.stdout).toContain('--save-preprocessed <dir>');
+    expect(help.stdout).not.toContain('--jobs');
   });
 });
 

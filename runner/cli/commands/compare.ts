@@ -13,6 +13,9 @@ import { table } from '../format.js';
 import type { Output } from '../run-logger.js';
 import { UsageError } from '../usage-error.js';
 
+/** `--format` values (the CLI offers and completes these). */
+export const COMPARE_FORMATS = ['table', 'json', 'csv', 'markdown'] as const;
+
 export interface VariantRow {
   readonly variant: string;
   readonly state: 'done' | 'failed' | 'not run';
@@ -106,7 +109,7 @@ export async function compareCommand(file: string, flags: CompareFlags, write: O
       write(`${table(headers, cells)}\n`);
       break;
     default:
-      throw new UsageError(`--format must be table, json, csv or markdown (got "${format}")`);
+      throw new UsageError(`--format must be ${COMPARE_FORMATS.join(', ')} (got "${format}")`);
   }
   return 0;
 }

@@ -4,6 +4,9 @@ import { planFile, type CommonFlags } from '../context.js';
 import type { Output } from '../run-logger.js';
 import { UsageError } from '../usage-error.js';
 
+/** `--format` values (the CLI offers and completes these). */
+export const DAG_FORMATS = ['text', 'mermaid', 'dot'] as const;
+
 const id = (name: string): string => `s_${name.replace(/[^A-Za-z0-9_]/g, '_')}`;
 const quote = (text: string): string => `"${text.replace(/"/g, '\\"')}"`;
 
@@ -33,7 +36,7 @@ export function renderDag(planned: Plan, format: string): string {
       return lines.join('\n');
     }
     default:
-      throw new UsageError(`--format must be text, mermaid or dot (got "${format}")`);
+      throw new UsageError(`--format must be ${DAG_FORMATS.join(', ')} (got "${format}")`);
   }
 }
 
