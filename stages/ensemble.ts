@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { readClassIndices, readFloatFeatures } from './data/arrays.js';
-import { argmaxRows } from './evaluate/metrics.js';
+import { ProbabilityScore } from './evaluate/metrics.js';
 import { ENSEMBLE_FILE, loadMembers, averageProba, type EnsembleFile } from './models/ensemble.js';
 import { getModel } from './models/index.js';
 import { trainedModelName } from './models/trained-name.js';
@@ -104,21 +104,15 @@ export const ensemble: StageDefinition = {
     const loaded = await loadMembers(modelDir, saved, getModel);
     try {
       const row = val.shape.slice(1).reduce((a, b) => a * b, 1);
-      let correct = 0;
-      let loss = 0;
+      const score = new ProbabilityScore();
       for (let start = 0; start < n; start += VAL_BATCH) {
         ctx.signal.throwIfAborted();
         const end = Math.min(n, start + VAL_BATCH);
         const proba = await averageProba(loaded, val.x.subarray(start * row, end * row), [end - start, ...val.shape.slice(1)], classes, (i) => `"${members[i]!.stage}"`);
-        const predicted = argmaxRows(proba, end - start, classes);
-        for (let i = 0; i < end - start; i++) {
-          const label = y[start + i]!;
-          if (predicted[i] === label) correct++;
-          loss -= Math.log(Math.max(proba[i * classes + label] ?? 0, 1e-7));
-        }
+        score.add(proba, y.subarray(start, end), classes);
         ctx.progress({ done: end, total: n, label: 'validation examples' });
       }
-      const valAccuracy = Number((correct / n).toFixed(5));
+      const valAccuracy = Number(score.accuracy.toFixed(5));
       ctx.log(`ensemble of ${names.join(', ')} (${weighting}): val_accuracy ${valAccuracy}`);
       const metrics: Record<string, JsonValue> = {
         model: 'ensemble',
@@ -126,7 +120,7 @@ export const ensemble: StageDefinition = {
         weights: entries.map((e) => e.weight),
         weighting,
         val_accuracy: valAccuracy,
-        val_loss: Number((loss / n).toFixed(5)),
+        val_loss: Number(score.loss.toFixed(5)),
         // The members' training time: what the ensemble cost to fit (evaluate reports fit_s).
         fit_s: Number(members.reduce((s, m) => s + (typeof m.metrics['fit_s'] === 'number' ? m.metrics['fit_s'] : 0), 0).toFixed(3)),
       };

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { readClassIndices, readFloatFeatures } from './data/arrays.js';
-import { argmaxRows } from './evaluate/metrics.js';
+import { ProbabilityScore } from './evaluate/metrics.js';
 import { getModel, MODELS } from './models/index.js';
 import type { Dataset, ModelDefinition, TrainedModel } from './models/types.js';
 import { TRANSFORM_DIR } from './pca.js';
@@ -46,20 +46,13 @@ const VAL_BATCH = 1000;
 async function scoreValidation(trained: TrainedModel, val: Dataset): Promise<Record<string, number>> {
   const n = val.y.length;
   const row = val.shape.slice(1).reduce((a, b) => a * b, 1);
-  let correct = 0;
-  let loss = 0;
+  const score = new ProbabilityScore();
   for (let start = 0; start < n; start += VAL_BATCH) {
     const end = Math.min(n, start + VAL_BATCH);
     const p = await trained.predictProba(val.x.subarray(start * row, end * row), [end - start, ...val.shape.slice(1)]);
-    const k = p.length / (end - start);
-    const predicted = argmaxRows(p, end - start, k);
-    for (let i = 0; i < end - start; i++) {
-      const label = val.y[start + i]!;
-      if (predicted[i] === label) correct++;
-      loss -= Math.log(Math.max(p[i * k + label]!, 1e-7));
-    }
+    score.add(p, val.y.subarray(start, end), p.length / (end - start));
   }
-  return { val_accuracy: Number((correct / n).toFixed(5)), val_loss: Number((loss / n).toFixed(5)) };
+  return { val_accuracy: Number(score.accuracy.toFixed(5)), val_loss: Number(score.loss.toFixed(5)) };
 }
 
 export const train: StageDefinition = {

@@ -111,6 +111,40 @@ export function mostConfused(confusion: readonly (readonly number[])[], limit = 
   return pairs.slice(0, limit);
 }
 
+/** Probability clip of the cross-entropy, as Keras: the training loss (shard.ts) and every validation score use it. */
+export const EPS = 1e-7;
+
+/**
+ * Accuracy and mean cross-entropy of predicted class probabilities, fed batch by batch: the one
+ * validation scorer of train's `val_*` metrics, the training loop's per-epoch curve and the
+ * ensemble's, so the three agree on the same predictions. Ties go to the lowest class (argmaxRows).
+ */
+export class ProbabilityScore {
+  private correct = 0;
+  private lossSum = 0;
+  private count = 0;
+
+  /** `proba` is row-major [labels.length, k]. */
+  add(proba: ArrayLike<number>, labels: ArrayLike<number>, k: number): void {
+    const n = labels.length;
+    const predicted = argmaxRows(proba, n, k);
+    for (let i = 0; i < n; i++) {
+      const label = labels[i]!;
+      if (predicted[i] === label) this.correct++;
+      this.lossSum -= Math.log(Math.min(1 - EPS, Math.max(EPS, proba[i * k + label] ?? 0)));
+    }
+    this.count += n;
+  }
+
+  get accuracy(): number {
+    return this.count === 0 ? 0 : this.correct / this.count;
+  }
+
+  get loss(): number {
+    return this.count === 0 ? 0 : this.lossSum / this.count;
+  }
+}
+
 /** Index of the largest value in each row of a row-major [n,k] matrix (ties: the lowest index, like numpy). */
 export function argmaxRows(values: ArrayLike<number>, n: number, k: number): Uint8Array {
   if (k > 256) throw new StageInputError(`${k} classes do not fit uint8 predictions (at most 256 classes)`);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { accuracy, argmaxRows, classificationReport, confusionMatrix, mostConfused, perClass } from '../../stages/evaluate/metrics.js';
+import { accuracy, argmaxRows, classificationReport, confusionMatrix, EPS, mostConfused, perClass, ProbabilityScore } from '../../stages/evaluate/metrics.js';
 
 // Case A: class 2 has support 3 but is never predicted.
 //   true  0 0 0 1 1 2 2 2
@@ -98,5 +98,25 @@ describe('argmaxRows', () => {
   it('picks the largest value per row, the lowest index on ties', () => {
     const p = Float32Array.from([0.1, 0.7, 0.2, 0.5, 0.5, 0, 0, 0, 1]);
     expect([...argmaxRows(p, 3, 3)]).toEqual([1, 0, 2]);
+  });
+});
+
+describe('ProbabilityScore (the one validation scorer)', () => {
+  it('is the same whether fed at once or batch by batch, clips like the training loss, and breaks ties low', () => {
+    // 3 rows, 3 classes: correct, wrong (a tie between 0 and 1, label 1), and a certain wrong answer.
+    const proba = new Float32Array([0.7, 0.2, 0.1, 0.4, 0.4, 0.2, 1, 0, 0]);
+    const labels = new Uint8Array([0, 1, 2]);
+    const whole = new ProbabilityScore();
+    whole.add(proba, labels, 3);
+    const batched = new ProbabilityScore();
+    batched.add(proba.subarray(0, 6), labels.subarray(0, 2), 3);
+    batched.add(proba.subarray(6), labels.subarray(2), 3);
+    expect(whole.accuracy).toBeCloseTo(1 / 3, 12);
+    expect(batched.accuracy).toBe(whole.accuracy);
+    expect(batched.loss).toBeCloseTo(whole.loss, 12);
+    // p = 0 is clipped to EPS, as Keras clips the training loss: finite, -log(1e-7) ≈ 16.1.
+    const expected = -(Math.log(Math.fround(0.7)) + Math.log(Math.fround(0.4)) + Math.log(EPS)) / 3;
+    expect(whole.loss).toBeCloseTo(expected, 6);
+    expect(new ProbabilityScore().loss).toBe(0);
   });
 });

@@ -10,7 +10,7 @@ import { perturb, perturbParams } from '../../augment.js';
 import { DataParallelStep } from './data-parallel.js';
 import { learningRateAt, type TrainOptions } from './options.js';
 import { Rng } from './prng.js';
-import { EPS } from './shard.js';
+import { ProbabilityScore } from '../../evaluate/metrics.js';
 import { predictBatched } from './trained.js';
 
 export interface LoopResult {
@@ -51,19 +51,9 @@ function augment(buf: Float32Array, b: number, shape: readonly number[], o: Trai
 
 /** Validation loss/accuracy from batched inference (inference mode: no dropout, BN moving stats). */
 async function evaluate(tf: typeof TF, model: TF.LayersModel, data: Dataset): Promise<{ loss: number; accuracy: number }> {
-  const probs = await predictBatched(tf, model, data.x, data.shape.slice(1), data.numClasses);
-  const n = data.y.length;
-  let loss = 0;
-  let correct = 0;
-  for (let i = 0; i < n; i++) {
-    const row = probs.subarray(i * data.numClasses, (i + 1) * data.numClasses);
-    const label = data.y[i]!;
-    loss -= Math.log(Math.min(1 - EPS, Math.max(EPS, row[label]!)));
-    let best = 0;
-    for (let k = 1; k < row.length; k++) if (row[k]! > row[best]!) best = k;
-    if (best === label) correct++;
-  }
-  return { loss: loss / n, accuracy: correct / n };
+  const score = new ProbabilityScore();
+  score.add(await predictBatched(tf, model, data.x, data.shape.slice(1), data.numClasses), data.y, data.numClasses);
+  return { loss: score.loss, accuracy: score.accuracy };
 }
 
 function makeOptimizer(tf: typeof TF, o: TrainOptions): { optimizer: TF.Optimizer; setLr: (lr: number) => void } {

@@ -7,9 +7,7 @@
  * it, which is what makes training results independent of the thread count.
  */
 import type * as TF from '@tensorflow/tfjs';
-
-/** Probability clip of the cross-entropy, as Keras: the training loss and the validation loss use it. */
-export const EPS = 1e-7;
+import { EPS } from '../../evaluate/metrics.js';
 
 /** Mean categorical cross-entropy of softmax outputs, clipped like Keras. */
 export function crossEntropy(tf: typeof TF, probs: TF.Tensor, oneHot: TF.Tensor): TF.Scalar {
