@@ -20,10 +20,15 @@ export const load: StageDefinition = {
     return located ? { files: located.files } : { notPresent: 'data file not present locally (pipe run fetches it)' };
   },
   async run(ctx) {
-    const located = await locateFashionMnist(pathOf(ctx.params), 'fetch');
+    // Located by the runner when it made the key (fileInputs above), and hashed into it.
+    const fileOf = (role: FileRole): string => {
+      const file = ctx.external.files[role];
+      if (file === undefined) throw new Error(`load: the runner passed no ${role} file`);
+      return file;
+    };
     const verify = ctx.params['verify'] !== false;
     const read = async (role: FileRole): Promise<Buffer> => {
-      const file = located.files[role];
+      const file = fileOf(role);
       const bytes = await readMaybeGzip(file);
       if (verify && md5(bytes) !== RAW_MD5[role]) {
         throw new DataFileError(file, `content md5 ${md5(bytes)} differs from the official ${RAW_MD5[role]}`, 'The file is damaged or is not the official Fashion-MNIST. Re-copy it, or set `verify: false` to load a different IDX dataset.');
@@ -32,10 +37,10 @@ export const load: StageDefinition = {
     };
     const counts: Record<string, number> = {};
     for (const split of ['train', 'test'] as const) {
-      const images = parseImages(await read(`${split}_images`), located.files[`${split}_images`]);
-      const labels = parseLabels(await read(`${split}_labels`), located.files[`${split}_labels`], CLASS_NAMES.length);
+      const images = parseImages(await read(`${split}_images`), fileOf(`${split}_images`));
+      const labels = parseLabels(await read(`${split}_labels`), fileOf(`${split}_labels`), CLASS_NAMES.length);
       if (labels.length !== images.count) {
-        throw new DataFileError(located.files[`${split}_labels`], `${labels.length} labels for ${images.count} images`, 'The images and labels files do not belong together.');
+        throw new DataFileError(fileOf(`${split}_labels`), `${labels.length} labels for ${images.count} images`, 'The images and labels files do not belong together.');
       }
       const limit = ctx.params[`${split}_limit`];
       const n = typeof limit === 'number' ? Math.min(limit, images.count) : images.count;
@@ -45,7 +50,8 @@ export const load: StageDefinition = {
       ctx.progress({ done: split === 'train' ? 1 : 2, total: 2, label: 'splits' });
     }
     await writeFile(join(ctx.outDir, 'classes.json'), `${JSON.stringify(CLASS_NAMES)}\n`);
-    ctx.log(`read Fashion-MNIST from the ${located.source}`);
-    return { metrics: { ...counts, source: located.source } };
+    const source = ctx.external.source ?? 'given files';
+    ctx.log(`read Fashion-MNIST from the ${source}`);
+    return { metrics: { ...counts, source } };
   },
 };

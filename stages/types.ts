@@ -63,6 +63,12 @@ export interface StageContext {
    * resizable stage it changes while the stage runs: read it again at each safe point.
    */
   readonly threads: number;
+  /**
+   * The external files the stage declared in `fileInputs`, located once by the runner and hashed
+   * into the stage's key: read these, never locate them again (the bytes read are the bytes the
+   * key names). Empty for stages without external files.
+   */
+  readonly external: LocatedFiles;
 }
 
 export interface StageResult {
@@ -101,6 +107,7 @@ export interface StageDefinition {
    * run; their content hashes join the cache key. With `fetch` (only `pipe run`) the stage may
    * download them; with `lookup` (status, compare, report's pre-check…) it must only look, and
    * report a file that is not here as `notPresent`. Throw a StageInputError when they cannot be found.
+   * Called by the runner only: `run` reads what it found from `StageContext.external`.
    */
   fileInputs?(params: Params, access: FileAccess): Promise<FileInputs>;
   /** True for stages whose output depends on the TensorFlow.js backend choice (the forced choice joins the key). */
@@ -133,8 +140,14 @@ export interface ThreadNeed {
 /** How external files are resolved: `fetch` may download (only `pipe run`), `lookup` never writes. */
 export type FileAccess = 'fetch' | 'lookup';
 
+/** External files, located: name → absolute path, and where they were found (for the log). */
+export interface LocatedFiles {
+  readonly files: Readonly<Record<string, string>>;
+  readonly source?: string;
+}
+
 /** What `fileInputs` found: every file, or (in `lookup` mode) why one is not present locally. */
-export type FileInputs = { readonly files: Readonly<Record<string, string>> } | { readonly notPresent: string };
+export type FileInputs = LocatedFiles | { readonly notPresent: string };
 
 export interface StageVariant {
   readonly param: string;

@@ -2,15 +2,15 @@
 import { KEY_FORMAT, type KeyRecord } from '../../artifacts/key.js';
 import type { FileHashMemo } from '../../artifacts/file-hashes.js';
 import type { PlannedStage } from '../config/types.js';
-import type { FileAccess } from '../../stages/types.js';
+import type { FileAccess, LocatedFiles } from '../../stages/types.js';
 
-/** Content hashes of the stage's external files, or (with `lookup`) why one is not present locally. */
-export async function externalFileHashes(stage: PlannedStage, memo: FileHashMemo, access: FileAccess): Promise<{ readonly hashes: Record<string, string> } | { readonly notPresent: string }> {
+/** The stage's external files and their content hashes, or (with `lookup`) why one is not present locally. */
+export async function externalFileHashes(stage: PlannedStage, memo: FileHashMemo, access: FileAccess): Promise<{ readonly located: LocatedFiles; readonly hashes: Record<string, string> } | { readonly notPresent: string }> {
   const found = (await stage.definition.fileInputs?.(stage.params, access)) ?? { files: {} };
   if ('notPresent' in found) return found;
   const hashes: Record<string, string> = {};
   for (const [name, path] of Object.entries(found.files)) hashes[name] = await memo.hash(path);
-  return { hashes };
+  return { located: found, hashes };
 }
 
 /**

@@ -4,7 +4,7 @@
  * data (a StageJob), never closures: a job could as well run in another process or machine.
  */
 import { Worker } from 'node:worker_threads';
-import type { JsonValue, Params, StageResult } from '../../stages/types.js';
+import type { JsonValue, LocatedFiles, Params, StageResult } from '../../stages/types.js';
 import type { StageErrorInfo } from './events.js';
 
 export interface InputArtifactData {
@@ -30,6 +30,9 @@ export interface StageJob {
   readonly workDir?: string;
   /** Threads the stage may run (StageContext.threads); 1 when absent. */
   readonly threads?: number;
+  /** External files as located when the key was made, and the hashes the key holds for them. */
+  readonly external: LocatedFiles;
+  readonly externalHashes: Readonly<Record<string, string>>;
 }
 
 export type WorkerMessage =

@@ -6,7 +6,7 @@
 import { explainChange, keyHash, type KeyRecord, type StaleReason } from '../../artifacts/key.js';
 import type { KeyHash } from '../../artifacts/hash.js';
 import type { ArtifactReader, Lookup } from '../../artifacts/store.js';
-import type { FileAccess } from '../../stages/types.js';
+import type { FileAccess, LocatedFiles } from '../../stages/types.js';
 import type { PlannedStage } from '../config/types.js';
 import { externalFileHashes, keyRecordFor } from './keys.js';
 import type { StageRecord } from './run-records.js';
@@ -17,6 +17,8 @@ export interface Resolution {
   readonly found: Lookup;
   /** Empty when the stage is cached (a verified hit and not forced). */
   readonly reasons: readonly StaleReason[];
+  /** The external files hashed into the key, where they were found on this machine. */
+  readonly external: LocatedFiles;
 }
 
 /** Lookup mode only: an external file is not here, so there is no key yet (stale, never an error). */
@@ -56,7 +58,7 @@ export async function resolveStage(
   const keyRecord = keyRecordFor(stage, hashes, files.hashes, backend);
   const key = keyHash(keyRecord);
   const found = await store.lookup(key);
-  return { keyRecord, key, found, reasons: reasonsFor(found, keyRecord, previous, forced) };
+  return { keyRecord, key, found, reasons: reasonsFor(found, keyRecord, previous, forced), external: files.located };
 }
 
 /** Why a stage must run, given what the store has and what the stage's last successful run used. */

@@ -8,7 +8,7 @@ import { dirname, resolve } from 'node:path';
 import type { KeyHash } from '../../artifacts/hash.js';
 import type { KeyRecord } from '../../artifacts/key.js';
 import type { ArtifactStore, Manifest } from '../../artifacts/store.js';
-import type { JsonValue, Params } from '../../stages/types.js';
+import type { JsonValue, LocatedFiles, Params } from '../../stages/types.js';
 import { UserError } from '../../stages/errors.js';
 import { STAGES } from '../../stages/index.js';
 import type { Plan } from '../config/types.js';
@@ -39,6 +39,12 @@ export interface StageWork {
   readonly plugins?: readonly string[];
   /** Slots of `--jobs` granted to the stage: the threads it may run (StageContext.threads). */
   readonly threads?: number;
+  /**
+   * The external files as the planning machine located them; their hashes are in keyRecord.files.
+   * The stage thread reads them when they are here with those hashes, else (another machine)
+   * locates its own copy and checks it against the key (runner/execute/external-files.ts).
+   */
+  readonly external?: LocatedFiles;
 }
 
 export interface RunHooks extends LaunchHooks {
@@ -126,6 +132,8 @@ export function localRunner(store: ArtifactStore, launcher: Launcher): StageRunn
             ...(work.workDir !== undefined ? { workDir: work.workDir } : {}),
             ...(work.plugins !== undefined ? { plugins: work.plugins } : {}),
             ...(work.threads !== undefined ? { threads: work.threads } : {}),
+            external: work.external ?? { files: {} },
+            externalHashes: work.keyRecord.files,
           },
           hooks,
           signal,

@@ -12,7 +12,17 @@ import type { StageRecord } from './run-records.js';
 
 export type StageState =
   | { readonly stage: string; readonly state: 'fresh'; readonly key: string; readonly manifest: Manifest }
-  | { readonly stage: string; readonly state: 'stale'; readonly key?: string; readonly reasons: readonly StaleReason[] };
+  | {
+      readonly stage: string;
+      readonly state: 'stale';
+      readonly key?: string;
+      readonly reasons: readonly StaleReason[];
+      /**
+       * The key could not be computed here (an external file is not present locally, or resolving
+       * failed), so which artifacts this stage and those below it use is unknown: gc keeps them.
+       */
+      readonly undetermined?: true;
+    };
 
 export async function computeStatus(
   plan: Plan,
@@ -39,12 +49,12 @@ export async function computeStatus(
     try {
       resolution = await resolveStage(stage, hashes, store, previous.get(stage.name), backend, force?.has(stage.name) === true, 'lookup');
     } catch (error) {
-      states.set(stage.name, { stage: stage.name, state: 'stale', reasons: [{ code: 'output-missing', detail: (error as Error).message }] });
+      states.set(stage.name, { stage: stage.name, state: 'stale', undetermined: true, reasons: [{ code: 'output-missing', detail: (error as Error).message }] });
       continue;
     }
     const { key, found, reasons } = resolution;
     if (key !== undefined && found.status === 'hit' && !reasons.length) states.set(stage.name, { stage: stage.name, state: 'fresh', key, manifest: found.manifest });
-    else states.set(stage.name, { stage: stage.name, state: 'stale', ...(key === undefined ? {} : { key }), reasons });
+    else states.set(stage.name, { stage: stage.name, state: 'stale', ...(key === undefined ? { undetermined: true } : { key }), reasons });
   }
   return [...states.values()];
 }

@@ -6,6 +6,7 @@ import { loadDefinitions } from '../plugins/import.js';
 import { installModels } from '../plugins/registry.js';
 import { toInputArtifact } from './input-artifact.js';
 import { errorInfo } from './error-info.js';
+import { externalFilesFor } from './external-files.js';
 import type { StageJob, WorkerMessage } from './launcher.js';
 
 const job = workerData as StageJob;
@@ -28,6 +29,7 @@ async function main(): Promise<void> {
     definition = loaded.stages.find((s) => s.kind === job.kind) ?? definition;
   }
   if (!definition) throw new Error(`unknown stage kind ${job.kind}`);
+  const external = await externalFilesFor(definition, job.params, job.external, job.externalHashes);
   // Throttle progress messages: a fast loop must not flood the main thread.
   let lastProgress = 0;
   const ctx: StageContext = {
@@ -49,6 +51,7 @@ async function main(): Promise<void> {
     get threads() {
       return threads;
     },
+    external,
   };
   const result = await definition.run(ctx);
   send({ type: 'done', result });

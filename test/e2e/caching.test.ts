@@ -1,7 +1,7 @@
-import { readFile, writeFile, rm, readdir, appendFile } from 'node:fs/promises';
+import { appendFile, copyFile, mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { byStatus, makeRig, type Rig } from './rig.js';
+import { byStatus, makeRig, ROOT, type Rig } from './rig.js';
 
 // Two independent branches (images / flat) below a shared prefix, on a slice of the real data.
 const PIPELINE = (seed: number, extra = ''): string => `# test pipeline
@@ -129,6 +129,28 @@ describe('caching', () => {
     expect(after.length).toBeLessThan((JSON.parse(before) as unknown[]).length);
     const status = await rig.pipe(['status', 'p.yaml']);
     expect(status.code).toBe(0);
+  });
+
+  it('gc keeps every artifact of a pipeline whose data files are not here, instead of guessing', async () => {
+    const own = join(rig.dir, 'own-data');
+    await mkdir(own);
+    for (const name of ['train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz', 't10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz']) {
+      await copyFile(join(ROOT, 'data', 'fashion-mnist', name), join(own, name));
+    }
+    const owned = (seed: number): string => PIPELINE(seed).replace('name: branches', 'name: owned').replace('params: { train_limit: 3000', 'params: { path: own-data, train_limit: 3000');
+    await rig.write('owned.yaml', owned(1));
+    expect((await rig.pipe(['run', 'owned.yaml'])).code).toBe(0);
+    await rig.write('owned.yaml', owned(2));
+    expect((await rig.pipe(['run', 'owned.yaml'])).code).toBe(0);
+    // With the data here, the seed-1 split is unreferenced.
+    expect((await rig.pipe(['gc', 'owned.yaml'])).stdout).toContain('split-flat');
+    await rename(own, `${own}.away`);
+    const away = await rig.pipe(['gc', 'owned.yaml', '--yes']);
+    expect(away.code).toBe(0);
+    expect(away.stdout).toContain('kept: every artifact of pipeline owned: a data file it reads is not present locally');
+    expect(away.stdout).not.toContain('split-flat');
+    await rename(`${own}.away`, own);
+    expect((await rig.pipe(['gc', 'owned.yaml'])).stdout).toContain('split-flat');
   });
 
   it('run records are append-only files, one per run', async () => {

@@ -143,7 +143,7 @@ describe('ensemble members with different classes', () => {
     const data = await artifact(dataDir, 'split', 'split', {}, {});
     const outDir = join(root, 'out');
     await mkdir(outDir);
-    const ctx: StageContext = { stage: 'ens', params: {}, inputs: { data }, inputLists: { models: [a, b] }, outDir, signal: new AbortController().signal, threads: 1, progress: () => {}, log: () => {} };
+    const ctx: StageContext = { stage: 'ens', params: {}, inputs: { data }, inputLists: { models: [a, b] }, outDir, signal: new AbortController().signal, threads: 1, external: { files: {} }, progress: () => {}, log: () => {} };
     const error = await ensemble.run(ctx).then(() => undefined, (e: unknown) => e);
     expect(error).toBeInstanceOf(StageInputError);
     expect((error as Error).message).toBe('ensemble: member "train-b" has 2 classes (x, y) but "train-a" has 3 (x, y, z); members must predict the same classes');

@@ -73,6 +73,7 @@ async function setup(xData: Float32Array | Uint8Array, y: number[]) {
     outDir,
     signal: new AbortController().signal,
     threads: 1,
+    external: { files: {} },
     progress: () => {},
     log: () => {},
   };

@@ -61,6 +61,7 @@ export function context(inputs: Record<string, InputArtifact>, params: Record<st
     outDir,
     signal: new AbortController().signal,
     threads: 1,
+    external: { files: {} },
     progress: () => {},
     log: (m) => logs.push(m),
     backend: 'cpu',

@@ -289,6 +289,7 @@ describe('train stage', () => {
       outDir: out,
       signal: new AbortController().signal,
       threads: 1,
+      external: { files: {} },
       progress: () => {},
       log: () => {},
       backend: 'wasm',

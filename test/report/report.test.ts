@@ -181,6 +181,7 @@ describe('report', () => {
       outDir,
       signal: new AbortController().signal,
       threads: 1,
+      external: { files: {} },
       progress: () => {},
       log: (m) => logs.push(m),
     };

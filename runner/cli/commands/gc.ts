@@ -42,11 +42,15 @@ export async function gcCommand(flags: GcFlags, write: Output): Promise<number> 
   const lock = await acquireLock(root, 'pipe gc');
   try {
     const keep = new Set<string>();
+    // Pipelines whose keys cannot all be computed without fetching (gc only looks): all of their
+    // artifacts are kept, since which ones they use cannot be told.
+    const undetermined = new Set<string>();
     const files = await pipelineFiles(flags.files);
     for (const file of files) {
       const planned = await planFile(file, flags);
       const states = await computeStatus(planned, store, await previousRuns(root, planned.pipeline.name), backendChoice(flags, planned));
       for (const s of states) if (s.state === 'fresh') keep.add(s.key);
+      if (states.some((s) => s.state === 'stale' && s.undetermined)) undetermined.add(planned.pipeline.name);
     }
     const perPipeline = new Map<string, number>();
     for (const record of await readRunRecords(root)) {
@@ -62,12 +66,14 @@ export async function gcCommand(flags: GcFlags, write: Output): Promise<number> 
     for (const key of await store.keys()) {
       if (keep.has(key)) continue;
       const manifest = await store.readManifest(key);
+      if (manifest && undetermined.has(manifest.pipeline)) continue;
       const created = manifest?.finished_at ?? new Date(0).toISOString();
       if (Date.now() - Date.parse(created) < recentHours * 3600_000) continue;
       doomed.push({ key, stage: manifest?.stage ?? '?', pipeline: manifest?.pipeline ?? '?', created, size: await store.sizeOf(key) });
     }
     const total = doomed.reduce((a, d) => a + d.size, 0);
     write(`kept: artifacts of ${files.length} pipeline file(s) (${files.join(', ') || 'none found'}) and the last ${keepLast} run(s) of each pipeline${inUse ? `, and ${inUse} in use by running pipe processes` : ''}\n`);
+    for (const name of undetermined) write(`kept: every artifact of pipeline ${name}: a data file it reads is not present locally, so gc cannot tell which artifacts it uses (pipe run fetches it)\n`);
     if (!doomed.length) {
       write('nothing to delete\n');
       return 0;
