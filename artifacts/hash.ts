@@ -7,6 +7,21 @@ export type KeyHash = string & { readonly __brand: 'KeyHash' };
 /** Hex sha256 over an artifact's output files (names + file hashes). */
 export type ContentHash = string & { readonly __brand: 'ContentHash' };
 
+const HEX_SHA256 = /^[0-9a-f]{64}$/;
+
+/**
+ * A key read from outside the type system (a directory name, a run record, a queue job): a KeyHash
+ * only if it has the form of one. The brands are minted here and by keyHash/contentHash only.
+ */
+export function parseKeyHash(text: unknown): KeyHash | undefined {
+  return typeof text === 'string' && HEX_SHA256.test(text) ? (text as KeyHash) : undefined;
+}
+
+/** As parseKeyHash, for a content hash. */
+export function parseContentHash(text: unknown): ContentHash | undefined {
+  return typeof text === 'string' && HEX_SHA256.test(text) ? (text as ContentHash) : undefined;
+}
+
 /** JSON with object keys sorted recursively; `undefined` members are dropped like JSON.stringify does. */
 export function canonicalJson(value: unknown): string {
   return JSON.stringify(sortKeys(value));

@@ -3,7 +3,7 @@
  * artifact and in run records so that a miss can be explained field by field (see `explainChange`).
  */
 import type { JsonValue } from '../stages/types.js';
-import { canonicalJson, sha256, type KeyHash } from './hash.js';
+import { canonicalJson, sha256, type ContentHash, type KeyHash } from './hash.js';
 
 /** Bumped only when the record's layout changes; old keys then stop matching, on purpose. */
 export const KEY_FORMAT = 1;
@@ -16,7 +16,7 @@ export interface KeyRecord {
   /** Resolved params, defaults included: removing a param changes the key like adding one. */
   readonly params: Readonly<Record<string, JsonValue>>;
   /** Input name → content hash of the upstream artifact (or list of them, for `many` inputs). */
-  readonly inputs: Readonly<Record<string, string | readonly string[]>>;
+  readonly inputs: Readonly<Record<string, ContentHash | readonly ContentHash[]>>;
   /** External files the stage reads (e.g. the IDX files), name → sha256. */
   readonly files: Readonly<Record<string, string>>;
   /**

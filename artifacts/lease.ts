@@ -14,6 +14,7 @@
  * that no longer exists. A stale lease is broken by renaming it aside first, so two processes that
  * both find it stale cannot both break a fresh lease that replaced it.
  */
+import { parseKeyHash, type KeyHash } from './hash.js';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { link, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
@@ -29,7 +30,7 @@ export interface LeaseInfo {
   /** What the holder does with it: a command line, or the stage it computes. */
   readonly purpose: string;
   /** Run leases: the artifact keys the run uses. */
-  readonly keys?: readonly string[];
+  readonly keys?: readonly KeyHash[];
 }
 
 /** How long a lease stays valid without renewal; holders renew every third of it. */
@@ -54,7 +55,7 @@ export interface HeldLease {
   readonly path: string;
   readonly info: LeaseInfo;
   /** Rewrites the lease with a later expiry (and, for run leases, a new key list). */
-  renew(keys?: readonly string[]): Promise<void>;
+  renew(keys?: readonly KeyHash[]): Promise<void>;
   release(): Promise<void>;
 }
 
@@ -69,7 +70,7 @@ export class LeaseDir {
     return new LeaseDir(dir, owner);
   }
 
-  private info(purpose: string, keys?: readonly string[]): LeaseInfo {
+  private info(purpose: string, keys?: readonly KeyHash[]): LeaseInfo {
     const now = Date.now();
     return {
       pid: process.pid,
@@ -83,7 +84,7 @@ export class LeaseDir {
   }
 
   /** Tries once to take `name`; breaks a stale holder and retries. Never waits for a live holder. */
-  async claim(name: string, purpose: string, keys?: readonly string[]): Promise<Claim> {
+  async claim(name: string, purpose: string, keys?: readonly KeyHash[]): Promise<Claim> {
     const path = join(this.dir, name);
     let brokeStale: LeaseInfo | undefined;
     for (let attempt = 0; attempt < 5; attempt++) {
@@ -157,7 +158,9 @@ export class LeaseDir {
 
 export async function readLease(path: string): Promise<LeaseInfo | undefined> {
   try {
-    return JSON.parse(await readFile(path, 'utf8')) as LeaseInfo;
+    const info = JSON.parse(await readFile(path, 'utf8')) as LeaseInfo;
+    // The keys are read back as KeyHash only if they have the form of one.
+    return info.keys === undefined ? info : { ...info, keys: info.keys.flatMap((k) => parseKeyHash(k) ?? []) };
   } catch {
     // Absent, or (only if written by something else than LeaseDir) unreadable: no holder.
     return undefined;

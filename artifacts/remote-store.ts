@@ -35,7 +35,7 @@ export class RemoteBackedStore implements ArtifactStore {
     return this.local.runLeases;
   }
 
-  artifactDir(key: string): string {
+  artifactDir(key: KeyHash): string {
     return this.local.artifactDir(key);
   }
 
@@ -56,7 +56,7 @@ export class RemoteBackedStore implements ArtifactStore {
     }
   }
 
-  readManifest(key: string): Promise<Manifest | undefined> {
+  readManifest(key: KeyHash): Promise<Manifest | undefined> {
     return this.local.readManifest(key);
   }
 
@@ -80,15 +80,15 @@ export class RemoteBackedStore implements ArtifactStore {
     return this.local.discard(tempDir);
   }
 
-  remove(key: string): Promise<void> {
+  remove(key: KeyHash): Promise<void> {
     return this.local.remove(key);
   }
 
-  keys(): Promise<string[]> {
+  keys(): Promise<KeyHash[]> {
     return this.local.keys();
   }
 
-  sizeOf(key: string): Promise<number> {
+  sizeOf(key: KeyHash): Promise<number> {
     return this.local.sizeOf(key);
   }
 

@@ -28,6 +28,7 @@ import {
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { UserError } from '../stages/errors.js';
+import { parseKeyHash, type KeyHash } from './hash.js';
 import type { Manifest } from './store.js';
 import { errorMessage } from '../stages/errors.js';
 
@@ -42,13 +43,13 @@ export interface RemoteCache {
   readonly url: string;
   readonly readOnly: boolean;
   /** The entry's manifest, or undefined when the key has no complete entry. */
-  manifest(key: string): Promise<Manifest | undefined>;
+  manifest(key: KeyHash): Promise<Manifest | undefined>;
   /** Downloads every file of the entry into `dir`, verifying each one's sha256. */
   download(manifest: Manifest, dir: string): Promise<void>;
   /** Uploads a committed local artifact; returns false when another writer had already done it. */
   upload(manifest: Manifest, dir: string): Promise<boolean>;
-  keys(): Promise<string[]>;
-  remove(key: string): Promise<void>;
+  keys(): Promise<KeyHash[]>;
+  remove(key: KeyHash): Promise<void>;
   /** Fails with a RemoteError that names the URL when the bucket cannot be reached. */
   check(): Promise<void>;
 }
@@ -106,7 +107,7 @@ export class S3Remote implements RemoteCache {
     }
   }
 
-  async manifest(key: string): Promise<Manifest | undefined> {
+  async manifest(key: KeyHash): Promise<Manifest | undefined> {
     try {
       const out = await this.client.send(new GetObjectCommand({ Bucket: this.location.bucket, Key: this.objectKey(key, 'manifest.json') }));
       const text = (await out.Body?.transformToString('utf8')) ?? '';
@@ -166,8 +167,8 @@ export class S3Remote implements RemoteCache {
     }
   }
 
-  async keys(): Promise<string[]> {
-    const keys = new Set<string>();
+  async keys(): Promise<KeyHash[]> {
+    const keys = new Set<KeyHash>();
     let token: string | undefined;
     const base = this.objectKey('');
     try {
@@ -175,8 +176,9 @@ export class S3Remote implements RemoteCache {
         const out = await this.client.send(new ListObjectsV2Command({ Bucket: this.location.bucket, Prefix: base, ContinuationToken: token }));
         for (const o of out.Contents ?? []) {
           const rest = (o.Key ?? '').slice(base.length);
-          const [key, file] = rest.split('/');
-          if (key && file === 'manifest.json') keys.add(key);
+          const [name, file] = rest.split('/');
+          const key = parseKeyHash(name);
+          if (key !== undefined && file === 'manifest.json') keys.add(key);
         }
         token = out.IsTruncated ? out.NextContinuationToken : undefined;
       } while (token);
@@ -186,7 +188,7 @@ export class S3Remote implements RemoteCache {
     return [...keys].sort();
   }
 
-  async remove(key: string): Promise<void> {
+  async remove(key: KeyHash): Promise<void> {
     if (this.readOnly) throw new RemoteError(`remote ${this.url} is read-only here (--remote-read-only): nothing removed`);
     try {
       // The manifest first: from then on the entry no longer exists for readers.

@@ -22,14 +22,14 @@ import { join, relative, sep } from 'node:path';
 import { LeaseDir, processAlive, type Claim } from './lease.js';
 import type { ArtifactFile, JsonValue } from '../stages/types.js';
 import { FileHashMemo } from './file-hashes.js';
-import { contentHash, sha256File, type ContentHash, type KeyHash } from './hash.js';
+import { contentHash, parseKeyHash, sha256File, type ContentHash, type KeyHash } from './hash.js';
 import type { KeyRecord } from './key.js';
 
 export const MANIFEST = 'manifest.json';
 
 export interface InputRef {
   readonly stage: string;
-  readonly content_hash: string;
+  readonly content_hash: ContentHash;
 }
 
 export interface Manifest {
@@ -66,13 +66,13 @@ export interface ArtifactReader {
   readonly root: string;
   /** In a reader, a memo that is never saved (saving would write to the store without its lock). */
   readonly memo: FileHashMemo;
-  artifactDir(key: string): string;
+  artifactDir(key: KeyHash): string;
   /** Finds an artifact and verifies every file it records. */
   lookup(key: KeyHash): Promise<Lookup>;
   /** A manifest without verifying files (listings). */
-  readManifest(key: string): Promise<Manifest | undefined>;
-  keys(): Promise<string[]>;
-  sizeOf(key: string): Promise<number>;
+  readManifest(key: KeyHash): Promise<Manifest | undefined>;
+  keys(): Promise<KeyHash[]>;
+  sizeOf(key: KeyHash): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -85,7 +85,7 @@ export interface ArtifactStore extends ArtifactReader {
   /** Write-once: if another writer committed the same key first, its artifact wins and ours is dropped. */
   commit(tempDir: string, draft: ManifestDraft): Promise<Manifest>;
   discard(tempDir: string): Promise<void>;
-  remove(key: string): Promise<void>;
+  remove(key: KeyHash): Promise<void>;
   /** Tries to become the one process computing `key` (never waits). */
   claimKey(key: KeyHash, purpose: string): Promise<Claim>;
   /** Leases of live runs (their `keys` are in use and must survive gc). */
@@ -105,7 +105,7 @@ export class LocalStoreReader implements ArtifactReader {
     return new LocalStoreReader(root, await FileHashMemo.open(join(root, 'file-hashes.json')));
   }
 
-  artifactDir(key: string): string {
+  artifactDir(key: KeyHash): string {
     return join(this.root, 'artifacts', key.slice(0, 2), key);
   }
 
@@ -135,7 +135,7 @@ export class LocalStoreReader implements ArtifactReader {
   }
 
   /** Reads a manifest without verifying files (for listings). */
-  async readManifest(key: string): Promise<Manifest | undefined> {
+  async readManifest(key: KeyHash): Promise<Manifest | undefined> {
     try {
       return JSON.parse(await readFile(join(this.artifactDir(key), MANIFEST), 'utf8')) as Manifest;
     } catch {
@@ -144,16 +144,20 @@ export class LocalStoreReader implements ArtifactReader {
   }
 
   /** Every artifact key present on disk. */
-  async keys(): Promise<string[]> {
-    const keys: string[] = [];
+  async keys(): Promise<KeyHash[]> {
+    const keys: KeyHash[] = [];
     const base = join(this.root, 'artifacts');
     for (const prefix of await readdir(base).catch(() => [] as string[])) {
-      for (const key of await readdir(join(base, prefix)).catch(() => [] as string[])) keys.push(key);
+      for (const name of await readdir(join(base, prefix)).catch(() => [] as string[])) {
+        // Anything else in artifacts/ (an editor's backup, a stray folder) is not an artifact.
+        const key = parseKeyHash(name);
+        if (key !== undefined) keys.push(key);
+      }
     }
     return keys.sort();
   }
 
-  async sizeOf(key: string): Promise<number> {
+  async sizeOf(key: KeyHash): Promise<number> {
     let total = 0;
     for (const path of await listFiles(this.artifactDir(key))) total += (await stat(path)).size;
     return total;
@@ -257,7 +261,7 @@ export class LocalStore extends LocalStoreReader implements ArtifactStore {
   }
 
   /** Removes a (corrupt or collected) artifact. */
-  async remove(key: string): Promise<void> {
+  async remove(key: KeyHash): Promise<void> {
     const dir = this.artifactDir(key);
     this.memo.forget(dir);
     await rm(dir, { recursive: true, force: true });

@@ -69,8 +69,11 @@ export interface PlannedStage {
   readonly code?: Readonly<Record<string, string>>;
 }
 
-/** A validated, acyclic stage graph. Only `plan()` produces one; the executor accepts nothing else. */
-export interface Plan {
+/** Type-level only: the brand that keeps hand-built graphs out of the executor. */
+declare const PLANNED: unique symbol;
+
+/** What a plan holds. */
+export interface PlanGraph {
   readonly pipeline: PipelineConfig;
   /** Topological order (dependencies first), ties broken by name for stable output. */
   readonly stages: readonly PlannedStage[];
@@ -80,3 +83,10 @@ export interface Plan {
   /** Length of the longest chain from a stage to a sink: bigger starts first. */
   readonly priority: ReadonlyMap<string, number>;
 }
+
+/**
+ * A validated, acyclic stage graph. Only runner/plan/plan.ts makes one (`plan()`, and `withUserCode()`
+ * for plugin-aware planning): the brand makes any other object a type error, so whatever the
+ * executor gets has been through validation, cycle detection and ordering.
+ */
+export type Plan = PlanGraph & { readonly [PLANNED]: true };

@@ -11,7 +11,7 @@
 import type { KeyHash } from '../../artifacts/hash.js';
 import type { KeyRecord, StaleReason } from '../../artifacts/key.js';
 import type { HeldLease } from '../../artifacts/lease.js';
-import type { ArtifactStore, Lookup, Manifest } from '../../artifacts/store.js';
+import type { ArtifactStore, InputRef, Lookup, Manifest } from '../../artifacts/store.js';
 import type { Plan, PlannedStage } from '../config/types.js';
 import { errorInfo } from './error-info.js';
 import type { RunEvent, StageSummary } from './events.js';
@@ -245,10 +245,18 @@ function inputKeys(stage: PlannedStage, manifests: ReadonlyMap<string, { manifes
 }
 
 function inputRefs(stage: PlannedStage, manifests: ReadonlyMap<string, { manifest: Manifest }>): Manifest['inputs'] {
-  const out: Record<string, { stage: string; content_hash: string } | { stage: string; content_hash: string }[]> = {};
+  const out: Record<string, InputRef | InputRef[]> = {};
   for (const [name, input] of Object.entries(stage.inputs)) {
-    const refs = input.refs.map((ref) => ({ stage: ref, content_hash: manifests.get(ref)?.manifest.content_hash ?? '' }));
-    out[name] = input.many ? refs : (refs[0] ?? { stage: '', content_hash: '' });
+    const refs = input.refs.map((ref): InputRef => {
+      // Every input finished before its dependent starts (the executor awaits them).
+      const manifest = manifests.get(ref)?.manifest;
+      if (!manifest) throw new Error(`input ${ref} of ${stage.name} has no manifest`);
+      return { stage: ref, content_hash: manifest.content_hash };
+    });
+    const [first] = refs;
+    if (input.many) out[name] = refs;
+    else if (first) out[name] = first;
+    else throw new Error(`input ${name} of ${stage.name} names no stage`);
   }
   return out;
 }

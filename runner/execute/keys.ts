@@ -1,4 +1,5 @@
 /** Builds a planned stage's cache-key record once its inputs' content hashes are known. */
+import type { ContentHash } from '../../artifacts/hash.js';
 import { KEY_FORMAT, type KeyRecord } from '../../artifacts/key.js';
 import type { FileHashMemo } from '../../artifacts/file-hashes.js';
 import type { PlannedStage } from '../config/types.js';
@@ -17,7 +18,7 @@ export async function externalFileHashes(stage: PlannedStage, memo: FileHashMemo
  * `backend` is the backend the user forced (or "auto"): the backend actually picked is recorded in
  * the manifest but kept out of the key, so installing tfjs-node does not silently retrain everything.
  */
-export function keyRecordFor(stage: PlannedStage, inputHashes: Record<string, string | string[]>, files: Record<string, string>, backend: string): KeyRecord {
+export function keyRecordFor(stage: PlannedStage, inputHashes: Record<string, ContentHash | ContentHash[]>, files: Record<string, string>, backend: string): KeyRecord {
   const params = stage.definition.usesBackend ? { ...stage.params, __backend: backend } : stage.params;
   return { format: KEY_FORMAT, kind: stage.kind, impl: stage.impl, params, inputs: inputHashes, files, ...(stage.code ? { code: stage.code } : {}) };
 }

@@ -3,13 +3,14 @@
  * A report gets the run's timings filled in on the way (the artifact holds placeholders, so its
  * bytes do not depend on how fast the machine was: see stages/report/timings.ts).
  */
+import type { KeyHash } from '../../artifacts/hash.js';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { fillTimings, timingMetrics, type TimingTable } from '../../stages/report/timings.js';
 import { join, resolve } from 'node:path';
 import type { Plan } from '../config/types.js';
 import type { StageSummary } from './events.js';
 
-export async function publishOutputs(plan: Plan, summaries: readonly StageSummary[], artifactDir: (key: string) => string): Promise<string[]> {
+export async function publishOutputs(plan: Plan, summaries: readonly StageSummary[], artifactDir: (key: KeyHash) => string): Promise<string[]> {
   const published: string[] = [];
   const publishing = plan.stages.filter((s) => s.definition.publish);
   const timings: TimingTable = {};

@@ -4,7 +4,7 @@
  * status predicts is what run does. Only the file access differs: run fetches, status only looks.
  */
 import { explainChange, keyHash, type KeyRecord, type StaleReason } from '../../artifacts/key.js';
-import type { KeyHash } from '../../artifacts/hash.js';
+import type { ContentHash, KeyHash } from '../../artifacts/hash.js';
 import type { ArtifactReader, Lookup } from '../../artifacts/store.js';
 import type { FileAccess, LocatedFiles } from '../../stages/types.js';
 import type { PlannedStage } from '../config/types.js';
@@ -29,11 +29,19 @@ export interface Unresolved {
 }
 
 /** Input name → content hash of the upstream artifact (lists for `many` inputs). */
-export function inputHashes(stage: PlannedStage, contentHashOf: (ref: string) => string | undefined): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
+export function inputHashes(stage: PlannedStage, contentHashOf: (ref: string) => ContentHash | undefined): Record<string, ContentHash | ContentHash[]> {
+  const out: Record<string, ContentHash | ContentHash[]> = {};
   for (const [name, input] of Object.entries(stage.inputs)) {
-    const hashes = input.refs.map((ref) => contentHashOf(ref) ?? '');
-    out[name] = input.many ? hashes : (hashes[0] ?? '');
+    // Callers key a stage only once every input is done (run) or fresh (status).
+    const hashes = input.refs.map((ref) => {
+      const hash = contentHashOf(ref);
+      if (hash === undefined) throw new Error(`input ${ref} of ${stage.name} has no content hash yet`);
+      return hash;
+    });
+    const [first] = hashes;
+    if (input.many) out[name] = hashes;
+    else if (first !== undefined) out[name] = first;
+    else throw new Error(`input ${name} of ${stage.name} names no stage`);
   }
   return out;
 }
@@ -42,11 +50,11 @@ export function inputHashes(stage: PlannedStage, contentHashOf: (ref: string) =>
  * `fetch` (pipe run) may download external files; `lookup` (inspection) only looks, and a file that
  * is not present locally makes the stage stale with that reason instead.
  */
-export async function resolveStage(stage: PlannedStage, hashes: Record<string, string | string[]>, store: ArtifactReader, previous: StageRecord | undefined, backend: string, forced: boolean, access: 'fetch'): Promise<Resolution>;
-export async function resolveStage(stage: PlannedStage, hashes: Record<string, string | string[]>, store: ArtifactReader, previous: StageRecord | undefined, backend: string, forced: boolean, access: FileAccess): Promise<Resolution | Unresolved>;
+export async function resolveStage(stage: PlannedStage, hashes: Record<string, ContentHash | ContentHash[]>, store: ArtifactReader, previous: StageRecord | undefined, backend: string, forced: boolean, access: 'fetch'): Promise<Resolution>;
+export async function resolveStage(stage: PlannedStage, hashes: Record<string, ContentHash | ContentHash[]>, store: ArtifactReader, previous: StageRecord | undefined, backend: string, forced: boolean, access: FileAccess): Promise<Resolution | Unresolved>;
 export async function resolveStage(
   stage: PlannedStage,
-  hashes: Record<string, string | string[]>,
+  hashes: Record<string, ContentHash | ContentHash[]>,
   store: ArtifactReader,
   previous: StageRecord | undefined,
   backend: string,

@@ -3,6 +3,7 @@
  * there is no shared mutable lock file to conflict in git. They are the history behind
  * `pipe status` reasons, `pipe compare` and gc roots.
  */
+import { parseContentHash, parseKeyHash, type ContentHash, type KeyHash } from '../../artifacts/hash.js';
 import { readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { KeyRecord, StaleReason } from '../../artifacts/key.js';
@@ -11,9 +12,9 @@ import type { StageStatus } from './events.js';
 
 export interface StageRecord {
   readonly status: StageStatus;
-  readonly key?: string;
+  readonly key?: KeyHash;
   readonly key_record?: KeyRecord;
-  readonly content_hash?: string;
+  readonly content_hash?: ContentHash;
   readonly seconds?: number;
   readonly reasons?: readonly StaleReason[];
   readonly error?: string;
@@ -46,13 +47,25 @@ export async function writeRunRecord(storeRoot: string, record: RunRecord): Prom
 }
 
 /** All run records, newest first. Unreadable files are skipped (a record is only history). */
+/** A record read back: its keys and content hashes are kept only if they have the form of one. */
+function withCheckedHashes(record: RunRecord): RunRecord {
+  const stages: Record<string, StageRecord> = {};
+  for (const [name, entry] of Object.entries(record.stages)) {
+    const { key, content_hash: content, ...rest } = entry;
+    const checkedKey = parseKeyHash(key);
+    const checkedContent = parseContentHash(content);
+    stages[name] = { ...rest, ...(checkedKey ? { key: checkedKey } : {}), ...(checkedContent ? { content_hash: checkedContent } : {}) };
+  }
+  return { ...record, stages };
+}
+
 export async function readRunRecords(storeRoot: string): Promise<RunRecord[]> {
   const dir = join(storeRoot, 'runs');
   const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => n.endsWith('.json')).sort().reverse();
   const records: RunRecord[] = [];
   for (const name of names) {
     try {
-      records.push(JSON.parse(await readFile(join(dir, name), 'utf8')) as RunRecord);
+      records.push(withCheckedHashes(JSON.parse(await readFile(join(dir, name), 'utf8')) as RunRecord));
     } catch {
       // A damaged record only loses history; keep going.
     }

@@ -17,7 +17,7 @@ import type { InputArtifactData, LaunchHooks, Launcher } from './launcher.js';
 /** One input artifact as a job names it: by the stage that made it and its key, never by path. */
 export interface InputKeyRef {
   readonly stage: string;
-  readonly key: string;
+  readonly key: KeyHash;
 }
 
 /** Everything needed to run a stage, as plain data (a queue job carries it as JSON). */
@@ -88,7 +88,7 @@ export async function resolveInputs(
   work: Pick<StageWork, 'inputKeys'>,
 ): Promise<{ inputs: Record<string, InputArtifactData>; inputLists: Record<string, InputArtifactData[]> }> {
   const one = async (ref: InputKeyRef): Promise<InputArtifactData> => {
-    const found = await store.lookup(ref.key as KeyHash);
+    const found = await store.lookup(ref.key);
     if (found.status !== 'hit') {
       throw new StoreMismatchError(`input ${ref.stage} (artifact ${ref.key.slice(0, 12)}) is not in the store at ${store.root}${found.status === 'corrupt' ? ` (${found.detail})` : ''}`);
     }
@@ -98,13 +98,13 @@ export async function resolveInputs(
   const inputs: Record<string, InputArtifactData> = {};
   const inputLists: Record<string, InputArtifactData[]> = {};
   for (const [name, ref] of Object.entries(work.inputKeys)) {
-    if (isList(ref)) inputLists[name] = await Promise.all(ref.map(one));
+    if (isInputList(ref)) inputLists[name] = await Promise.all(ref.map(one));
     else inputs[name] = await one(ref);
   }
   return { inputs, inputLists };
 }
 
-function isList(ref: InputKeyRef | readonly InputKeyRef[]): ref is readonly InputKeyRef[] {
+export function isInputList(ref: InputKeyRef | readonly InputKeyRef[]): ref is readonly InputKeyRef[] {
   return Array.isArray(ref);
 }
 

@@ -4,6 +4,7 @@
  * External files are only looked up, never fetched, and the store is only read (inspection is
  * side-effect free and works on a read-only store).
  */
+import type { KeyHash } from '../../artifacts/hash.js';
 import type { StaleReason } from '../../artifacts/key.js';
 import type { ArtifactReader, Manifest } from '../../artifacts/store.js';
 import type { Plan } from '../config/types.js';
@@ -11,11 +12,11 @@ import { inputHashes, resolveStage } from './resolve.js';
 import type { StageRecord } from './run-records.js';
 
 export type StageState =
-  | { readonly stage: string; readonly state: 'fresh'; readonly key: string; readonly manifest: Manifest }
+  | { readonly stage: string; readonly state: 'fresh'; readonly key: KeyHash; readonly manifest: Manifest }
   | {
       readonly stage: string;
       readonly state: 'stale';
-      readonly key?: string;
+      readonly key?: KeyHash;
       readonly reasons: readonly StaleReason[];
       /**
        * The key could not be computed here (an external file is not present locally, or resolving

@@ -4,7 +4,7 @@
  */
 import { PipelineInvalidError, type Diagnostic } from '../diagnostics.js';
 import { resolveStages, type StageRegistry } from '../config/resolve.js';
-import type { PipelineConfig, Plan, PlannedStage } from '../config/types.js';
+import type { PipelineConfig, Plan, PlanGraph, PlannedStage } from '../config/types.js';
 
 export function plan(config: PipelineConfig, registry: StageRegistry): Plan {
   const diagnostics: Diagnostic[] = [...config.diagnostics];
@@ -30,7 +30,27 @@ export function plan(config: PipelineConfig, registry: StageRegistry): Plan {
     const below = (dependents.get(name) ?? []).map((d) => priority.get(d) ?? 0);
     priority.set(name, 1 + Math.max(0, ...below));
   }
-  return { pipeline: config, stages: order.map((n) => byName.get(n) as PlannedStage), byName, dependencies, dependents, priority };
+  return mint({ pipeline: config, stages: order.map((n) => byName.get(n) as PlannedStage), byName, dependencies, dependents, priority });
+}
+
+/** The one place the Plan brand is given. */
+const mint = (graph: PlanGraph): Plan => graph as Plan;
+
+/**
+ * The same graph with the hashes of users' code on its stages and the pipeline's plugin modules
+ * (runner/plugins/plan-code.ts). The stages must be the planned ones, in the planned order: only
+ * their `code` may differ.
+ */
+export function withUserCode(planned: Plan, stages: readonly PlannedStage[], plugins: readonly string[]): Plan {
+  if (stages.length !== planned.stages.length || stages.some((s, i) => s.name !== planned.stages[i]?.name)) {
+    throw new Error('withUserCode: the stages are not the planned ones');
+  }
+  return mint({
+    ...planned,
+    pipeline: { ...planned.pipeline, ...(plugins.length ? { plugins } : {}) },
+    stages,
+    byName: new Map(stages.map((s) => [s.name, s])),
+  });
 }
 
 function findCycle(stages: readonly PlannedStage[], dependencies: ReadonlyMap<string, readonly string[]>): string[] | undefined {

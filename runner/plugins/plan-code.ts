@@ -10,7 +10,7 @@ import { PipelineInvalidError, type Diagnostic } from '../diagnostics.js';
 import { loadPipeline, readPipelineFile } from '../config/load.js';
 import type { JsonPath } from '../config/source.js';
 import type { Plan, PlannedStage } from '../config/types.js';
-import { plan } from '../plan/plan.js';
+import { plan, withUserCode } from '../plan/plan.js';
 import { CodeHashError, codeClosure, repoPath, sha256File } from './code-hash.js';
 import { loadRegistry, repoRootOf } from './registry.js';
 
@@ -59,12 +59,7 @@ export async function planWithPlugins(file: string, overrides: readonly string[]
     stages.push(code ? { ...stage, code } : stage);
   }
   if (diagnostics.length) throw new PipelineInvalidError(diagnostics);
-  return {
-    ...planned,
-    pipeline: { ...planned.pipeline, ...(view.modules.length ? { plugins: view.modules } : {}) },
-    stages,
-    byName: new Map(stages.map((s) => [s.name, s])),
-  };
+  return withUserCode(planned, stages, view.modules);
 }
 
 /** exec's key code (deps) plus the checks that can be made before running: shell use, command found, placeholders. */

@@ -11,7 +11,7 @@ import { errorInfo } from '../execute/error-info.js';
 import { StageFailedError, workerLauncher } from '../execute/launcher.js';
 import { localRunner } from '../execute/stage-runner.js';
 import { bullConnection, QUEUE_NAME } from './connection.js';
-import { encodeFailure, type JobUpdate, type StageJobData, type StageJobResult } from './protocol.js';
+import { encodeFailure, jobProblem, type JobUpdate, type StageJobData, type StageJobResult } from './protocol.js';
 
 export interface WorkerEvents {
   started(job: StageJobData): void;
@@ -41,6 +41,9 @@ export async function startWorker(options: {
 
   const processJob = async (job: Job<StageJobData, StageJobResult>): Promise<StageJobResult> => {
     const work = job.data;
+    const problem = jobProblem(work);
+    // Not retried: the same data fails the same way on every worker.
+    if (problem !== undefined) throw new UnrecoverableError(encodeFailure({ reason: 'internal', message: problem }));
     const send = (update: JobUpdate): void => void job.updateProgress(update).catch(() => undefined);
     send({ kind: 'assigned', worker: id });
     options.events.started(work);

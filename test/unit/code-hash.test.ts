@@ -1,3 +1,4 @@
+import type { ContentHash } from '../../artifacts/hash.js';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -69,7 +70,7 @@ const later = () => import('./lazy.mjs');
 });
 
 describe('code in the key', () => {
-  const base: KeyRecord = { format: 1, kind: 'hog', impl: 'hog@1', params: {}, inputs: { data: 'abc' }, files: {} };
+  const base: KeyRecord = { format: 1, kind: 'hog', impl: 'hog@1', params: {}, inputs: { data: 'abc' as ContentHash }, files: {} };
 
   it('is a separate field: a record without it hashes as before, and each changed file is a reason', () => {
     const withCode: KeyRecord = { ...base, code: { 'plugins/hog.ts': 'a', 'plugins/helpers/g.ts': 'b' } };

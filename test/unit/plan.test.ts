@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { formatDiagnostic, PipelineInvalidError } from '../../runner/diagnostics.js';
 import { loadPipeline } from '../../runner/config/load.js';
-import { plan, selectTargets } from '../../runner/plan/plan.js';
+import { plan, selectTargets, withUserCode } from '../../runner/plan/plan.js';
+import type { Plan } from '../../runner/config/types.js';
 import { isManyInput } from '../../runner/cli/context.js';
 import { STAGES } from '../../stages/index.js';
 
@@ -114,5 +115,19 @@ describe('sweeps', () => {
     expect((await problems(SWEEP('{ seed: [] }'))).join('\n')).toMatch(/p\.yaml:7:\d+: error: "stages\.split\.matrix\.seed" must NOT have fewer than 1 items/);
     expect((await problems(SWEEP('{ sed: [1] }'))).join('\n')).toMatch(/p\.yaml:7:\d+: error: stage "split\[sed=1\]" params: unknown key "sed"\. Did you mean "seed"\?/);
     expect((await problems(SWEEP('{ seed: [one] }'))).join('\n')).toMatch(/p\.yaml:7:\d+: error: stage "split\[seed=one\]" params: "seed" must be integer/);
+  });
+});
+
+describe('Plan is opaque', () => {
+  it('only plan.ts makes one: a copy of a real plan with its brand dropped is not a Plan (checked by tsc)', async () => {
+    const real = await planText('stages:\n  load: { kind: load }\n');
+    const { pipeline, stages, byName, dependencies, dependents, priority } = real;
+    const graph = { pipeline, stages, byName, dependencies, dependents, priority };
+    // @ts-expect-error a hand-built graph lacks the brand, so the executor cannot be handed one
+    const handBuilt: Plan = graph;
+    expect(handBuilt.stages.map((s) => s.name)).toEqual(['load']);
+    // withUserCode keeps the graph and refuses stages that are not the planned ones.
+    expect(withUserCode(real, real.stages, []).stages).toEqual(real.stages);
+    expect(() => withUserCode(real, [], [])).toThrow(/not the planned ones/);
   });
 });

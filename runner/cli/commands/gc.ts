@@ -3,6 +3,7 @@
  * only with --yes. Kept: every artifact the pipeline files resolve to now (fresh stages), everything
  * the last --keep-last runs of each pipeline used (default 1), and anything newer than --keep-recent.
  */
+import type { KeyHash } from '../../../artifacts/hash.js';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { acquireLock } from '../../../artifacts/lock.js';
@@ -41,7 +42,7 @@ export async function gcCommand(flags: GcFlags, write: Output): Promise<number> 
   const store = await openStore(root);
   const lock = await acquireLock(root, 'pipe gc');
   try {
-    const keep = new Set<string>();
+    const keep = new Set<KeyHash>();
     // Pipelines whose keys cannot all be computed without fetching (gc only looks): all of their
     // artifacts are kept, since which ones they use cannot be told.
     const undetermined = new Set<string>();

@@ -4,6 +4,7 @@
  * A bare name that several pipelines produced is an error listing them: silently taking the newest
  * once served a 480-image smoke-test model to `predict`.
  */
+import type { KeyHash } from '../../../artifacts/hash.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, extname } from 'node:path';
 import { parse } from 'yaml';
@@ -47,7 +48,7 @@ function pick(candidates: readonly Candidate[], records: readonly RunRecord[], p
   return [...candidates].sort((a, b) => b.manifest.finished_at.localeCompare(a.manifest.finished_at))[0];
 }
 
-export async function resolveArtifact(target: string, root: string, store: ArtifactReader, options: { pipeline?: string } = {}): Promise<string> {
+export async function resolveArtifact(target: string, root: string, store: ArtifactReader, options: { pipeline?: string } = {}): Promise<KeyHash> {
   const keys = await store.keys();
   const reference = splitReference(target);
   if (!reference && options.pipeline === undefined && /^[0-9a-f]{4,64}$/.test(target)) {
