@@ -59,7 +59,9 @@ describe('pipe run --queue with pipe worker processes', () => {
     // The same stages ran (all of tiny.yaml), and gave the same bytes.
     expect(done.map((e) => String(e['stage'])).sort()).toEqual(byStatus(rig.events(local), 'stage-done'));
     expect(await contentHashes('shared')).toEqual(await contentHashes('local'));
-  });
+    // Two whole tiny.yaml runs (queued on 3 workers, then local) on 2 cores: 110-120 s measured,
+    // so the default 120 s would fail on a slow window rather than on a bug.
+  }, 300_000);
 
   it('a worker SIGKILLed during training: the stalled job goes to another worker and the run still succeeds', async () => {
     // A changed param, so the ResNet trains again on the three workers of the first test.
