@@ -3,6 +3,7 @@
  * batches (timed), and writes `report.json` (accuracy, per-class metrics, confusion matrix, timings),
  * `probabilities.npy` and `predictions.npy`. Formats: docs/artifact-formats.md.
  */
+import { checkModelInput } from './models/input-shape.js';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { contentHash } from '../artifacts/hash.js';
@@ -18,13 +19,10 @@ import { num, withDefaults } from './params.js';
 
 async function testFeatures(data: InputArtifact, def: ModelDefinition): Promise<{ x: Float32Array; shape: readonly number[] }> {
   const { x, shape } = await readFloatFeatures(data, 'x_test.npy', 'evaluate');
-  const got = `[${shape.join(',')}]`;
-  if (def.input === 'image' && shape.length !== 4) {
-    throw new StageInputError(`model "${def.name}" needs images shaped [N,28,28,1] but ${data.stage}/x_test.npy is ${got}; evaluate it on the split the model was trained on (after \`reshape\`)`);
-  }
-  if (def.input === 'flat' && shape.length !== 2) {
-    throw new StageInputError(`model "${def.name}" needs flat features shaped [N,D] but ${data.stage}/x_test.npy is ${got}; evaluate it on the split the model was trained on (after \`flatten\`)`);
-  }
+  checkModelInput(def, `${data.stage}/x_test.npy`, shape, {
+    image: 'evaluate it on the split the model was trained on (after `reshape`)',
+    flat: 'evaluate it on the split the model was trained on (after `flatten`)',
+  });
   return { x, shape };
 }
 

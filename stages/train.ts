@@ -2,33 +2,19 @@
  * `train` stage: fits a registered model on a split artifact and saves it under `model/`,
  * with the training curves in `history.json`.
  */
+import { checkModelInput } from './models/input-shape.js';
 import { readFileSync } from 'node:fs';
 import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { readClassIndices, readFloatFeatures } from './data/arrays.js';
 import { ProbabilityScore } from './evaluate/metrics.js';
 import { getModel, MODELS } from './models/index.js';
-import type { Dataset, ModelDefinition, TrainedModel } from './models/types.js';
+import type { Dataset, TrainedModel } from './models/types.js';
 import { TRANSFORM_DIR } from './pca.js';
 import { loadSchema } from './schema.js';
 import { StageInputError, type InputArtifact, type JsonValue, type StageDefinition } from './types.js';
 import { installedVersions, versionLine } from './versions.js';
 
-/** Shape rules per model input kind, with the stage that fixes a mismatch. */
-function checkShape(def: ModelDefinition, file: string, shape: readonly number[]): void {
-  const got = `[${shape.join(',')}]`;
-  if (def.input === 'image' && shape.length !== 4) {
-    throw new StageInputError(
-      `model "${def.name}" needs images shaped [N,28,28,1] but ${file} is ${got}; ` +
-        `add a \`reshape\` stage (to [N,28,28,1]) before train`,
-    );
-  }
-  if (def.input === 'flat' && shape.length !== 2) {
-    throw new StageInputError(
-      `model "${def.name}" needs flat features shaped [N,D] but ${file} is ${got}; add a \`flatten\` stage before train`,
-    );
-  }
-}
 
 /** Class count: from classes.json when the split carries it, else the largest label + 1. */
 function classCount(data: InputArtifact, labels: Uint8Array[]): number {
@@ -90,7 +76,7 @@ export const train: StageDefinition = {
     if (!data) throw new StageInputError('train: input `data` is required');
 
     const xt = await readFloatFeatures(data, 'x_train.npy', 'train');
-    checkShape(def, 'x_train.npy', xt.shape);
+    checkModelInput(def, 'x_train.npy', xt.shape, { image: 'add a `reshape` stage (to [N,28,28,1]) before train', flat: 'add a `flatten` stage before train' });
     const n = xt.shape[0]!;
     const yt = await readClassIndices(data, 'y_train.npy', n);
     let xv: { x: Float32Array; shape: readonly number[] } | undefined;

@@ -22,6 +22,7 @@ import { loadSchema } from '../schema.js';
 import { initTf, type BackendName } from '../tf/backend.js';
 import { fitPcaParam, loadPca, pcaTransform, savePca, keptVariance, type Pca } from './pca.js';
 import { num, str, withDefaults } from './tf/options.js';
+import { flatDims } from './input-shape.js';
 import type { Dataset, ModelDefinition, TrainedModel } from './types.js';
 import { StageInputError } from '../types.js';
 import { ModelFilesError } from '../errors.js';
@@ -44,12 +45,6 @@ interface KnnState {
   readonly backend?: BackendName;
 }
 
-function flatDims(shape: readonly number[], len: number): { n: number; d: number } {
-  if (shape.length !== 2) throw new StageInputError(`knn needs flat [N,D] features, got [${shape.join(',')}]`);
-  const [n, d] = shape as [number, number];
-  if (n * d !== len) throw new StageInputError(`knn: shape [${n},${d}] does not match ${len} values`);
-  return { n, d };
-}
 
 /** Indices and squared distances of the k nearest training rows for every query (row-major [m, k]). */
 async function neighbours(s: KnnState, q: Float32Array, m: number): Promise<{ idx: Int32Array; dist2: Float32Array }> {
@@ -119,7 +114,7 @@ function makeTrained(s: KnnState, backend: string): TrainedModel {
       ...(s.pca ? { pca_variance_kept: Number(keptVariance(s.pca).toFixed(4)) } : {}),
     },
     async predictProba(x, shape) {
-      const { n: m, d } = flatDims(shape, x.length);
+      const { n: m, d } = flatDims('knn', shape, x.length);
       const inDims = s.pca ? s.pca.dims : s.dims;
       if (d !== inDims) throw new StageInputError(`knn was trained on ${inDims} features, got ${d}`);
       const q = s.pca ? await pcaTransform(s.pca, x, m, s.backend) : x;
@@ -163,7 +158,7 @@ export const knn: ModelDefinition = {
   params: PARAMS,
   async fit(train: Dataset, _validation, params, ctx) {
     const p = withDefaults(schema, params, PARAMS);
-    const { n, d } = flatDims(train.shape, train.x.length);
+    const { n, d } = flatDims('knn', train.shape, train.x.length);
     const k = Math.round(num(p, 'k'));
     if (k < 1 || k > n) throw new StageInputError(`knn: k = ${k} must be between 1 and the ${n} training rows; lower k or train on more rows`);
     const backend = ctx.backend as BackendName | undefined;

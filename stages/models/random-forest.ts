@@ -12,6 +12,7 @@
  * trees are built in this thread instead. Each tree's seed derives from (seed, tree index), so the
  * forest is the same whichever thread builds which tree, and whatever the thread count is.
  */
+import { flatDims } from './input-shape.js';
 import { loadSchema } from '../schema.js';
 import { loadForest, saveForest, type Forest } from './forest/format.js';
 import { accumulateTree, binFeatures, binRows, buildTree, fitFeatureRange, treeSeed, type BinnedData, type TreeArrays, type TreeOptions } from './forest/tree.js';
@@ -24,12 +25,6 @@ import { StageInputError } from '../types.js';
 
 const schema = loadSchema('models/random-forest');
 
-function flatDims(shape: readonly number[], len: number): { n: number; d: number } {
-  if (shape.length !== 2) throw new StageInputError(`random-forest needs flat [N,D] features, got [${shape.join(',')}]`);
-  const [n, d] = shape as [number, number];
-  if (n * d !== len) throw new StageInputError(`random-forest: shape [${n},${d}] does not match ${len} values`);
-  return { n, d };
-}
 
 function maxFeatures(v: JsonValue | undefined, d: number): number {
   if (typeof v === 'number') return Math.max(1, Math.min(d, Math.round(v)));
@@ -84,7 +79,7 @@ function makeTrained(forest: Forest, extra: Record<string, JsonValue> = {}): Tra
       ...extra,
     },
     async predictProba(x, shape) {
-      const { n: m, d: dx } = flatDims(shape, x.length);
+      const { n: m, d: dx } = flatDims('random-forest', shape, x.length);
       if (dx !== d) throw new StageInputError(`random-forest was trained on ${d} features, got ${dx}`);
       // Bin the rows once (row-major here: traversal reads one row's features).
       const xb = binRows(x, m, d, bins, range);
@@ -111,7 +106,7 @@ export const randomForest: ModelDefinition = {
   threads: (params) => ({ max: num(withDefaults(schema, params, ['trees']), 'trees') }),
   async fit(train: Dataset, _validation, params, ctx) {
     const p = withDefaults(schema, params, PARAMS);
-    const { n, d } = flatDims(train.shape, train.x.length);
+    const { n, d } = flatDims('random-forest', train.shape, train.x.length);
     const bins = Math.round(num(p, 'bins'));
     const nTrees = Math.round(num(p, 'trees'));
     if (nTrees < 1) throw new StageInputError('random-forest: trees must be ≥ 1');

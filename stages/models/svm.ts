@@ -20,6 +20,7 @@
  * not a support vector of that pair), `pca*.{json,npy}` when pca > 0. rho comes from libsvm's model
  * text, which prints it with 6 significant digits.
  */
+import { flatDims } from './input-shape.js';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readNpy, writeNpy } from '../../artifacts/npy.js';
@@ -61,12 +62,6 @@ interface SvmState {
   readonly backend?: BackendName;
 }
 
-function flatDims(shape: readonly number[], len: number): { n: number; d: number } {
-  if (shape.length !== 2) throw new StageInputError(`svm needs flat [N,D] features, got [${shape.join(',')}]`);
-  const [n, d] = shape as [number, number];
-  if (n * d !== len) throw new StageInputError(`svm: shape [${n},${d}] does not match ${len} values`);
-  return { n, d };
-}
 
 /** gamma "scale" = 1/(dims·Var(x)) over all training values (scikit-learn's default), "auto" = 1/dims. */
 function resolveGamma(v: JsonValue | undefined, x: Float32Array, dims: number): number {
@@ -193,7 +188,7 @@ function makeTrained(s: SvmState, backend: string, extra: Record<string, JsonVal
       ...extra,
     },
     async predictProba(x, shape) {
-      const { n: m, d } = flatDims(shape, x.length);
+      const { n: m, d } = flatDims('svm', shape, x.length);
       const inDims = s.pca ? s.pca.dims : s.dims;
       if (d !== inDims) throw new StageInputError(`svm was trained on ${inDims} features, got ${d}`);
       const q = s.pca ? await pcaTransform(s.pca, x, m, s.backend) : x;
@@ -235,7 +230,7 @@ export const svm: ModelDefinition = {
   threads: () => ({ max: Number.MAX_SAFE_INTEGER }),
   async fit(train: Dataset, _validation, params, ctx) {
     const p = withDefaults(schema, params, PARAMS);
-    const { n, d } = flatDims(train.shape, train.x.length);
+    const { n, d } = flatDims('svm', train.shape, train.x.length);
     const backend = ctx.backend as BackendName | undefined;
     const { backend: used } = await initTf(backend);
     const reduced = await fitPcaParam(train.x, n, d, Math.round(num(p, 'pca')), ctx);
