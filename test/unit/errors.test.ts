@@ -16,6 +16,7 @@ import { ERROR_REASONS, UserError, type ErrorReason } from '../../stages/errors.
 import { argmaxRows } from '../../stages/evaluate/metrics.js';
 import { loadForest } from '../../stages/models/forest/format.js';
 import { getModel } from '../../stages/models/index.js';
+import { checkModelInput } from '../../stages/models/input-shape.js';
 import { fitPca, fitPcaParam } from '../../stages/models/pca.js';
 import type { Dataset, FitContext } from '../../stages/models/types.js';
 
@@ -67,6 +68,14 @@ describe('user-caused conditions carry a typed reason', () => {
   it('tfjs models given features that do not match their shape or labels', async () => {
     const bad: Dataset = { ...data(4, 8), y: new Uint8Array(3) };
     expect(await reasonOf(() => getModel('mlp').fit(bad, undefined, {}, ctx))).toBe('stage-input');
+  });
+
+  it('a model given the other input kind: the one shape rule, with the hint of the stage that checks', async () => {
+    const fix = { image: 'add a `reshape` stage', flat: 'add a `flatten` stage' };
+    expect(await reasonOf(() => checkModelInput({ name: 'cnn', input: 'image' }, 'x_train.npy', [10, 784], fix))).toBe('stage-input');
+    expect(() => checkModelInput({ name: 'cnn', input: 'image' }, 'x_train.npy', [10, 784], fix)).toThrow('model "cnn" needs images shaped [N,28,28,1] but x_train.npy is [10,784]; add a `reshape` stage');
+    expect(() => checkModelInput({ name: 'svm', input: 'flat' }, 'x_test.npy', [10, 28, 28, 1], fix)).toThrow('needs flat features shaped [N,D] but x_test.npy is [10,28,28,1]; add a `flatten` stage');
+    expect(() => checkModelInput({ name: 'mlp', input: 'flat' }, 'x', [10, 784], fix)).not.toThrow();
   });
 
   it('an unknown model name, more than 256 classes', async () => {
