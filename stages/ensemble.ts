@@ -56,8 +56,9 @@ export const ensemble: StageDefinition = {
     const data = ctx.inputs['data'];
     if (!data) throw new StageInputError('ensemble: input `data` (a split artifact with x_val.npy) is required');
     if (members.length < 2) throw new StageInputError(`ensemble: input \`models\` needs at least 2 trained models, got ${members.length}`);
-    const p = withDefaults(schema, ctx.params, ['weighting']);
+    const p = withDefaults(schema, ctx.params, ['weighting', 'tta']);
     const weighting = p.weighting === 'mean' ? 'mean' : 'validation';
+    const tta = p.tta === 'flip' ? 'flip' : 'none';
 
     // Every member must be a trained model of the registry and name the same classes.
     const names = members.map((m) => {
@@ -95,7 +96,7 @@ export const ensemble: StageDefinition = {
       }
       entries.push({ model: names[i]!, dir, weight: Number(weights[i]!.toFixed(6)) });
     }
-    const saved: EnsembleFile = { weighting, classes, members: entries };
+    const saved: EnsembleFile = { weighting, tta, classes, members: entries };
     await writeFile(join(modelDir, ENSEMBLE_FILE), `${JSON.stringify(saved, null, 1)}\n`);
     if (first) await copyFile(members[0]!.path('classes.json'), join(ctx.outDir, 'classes.json'));
     await writeFile(join(ctx.outDir, 'history.json'), '[]\n');
@@ -108,7 +109,7 @@ export const ensemble: StageDefinition = {
       for (let start = 0; start < n; start += VAL_BATCH) {
         ctx.signal.throwIfAborted();
         const end = Math.min(n, start + VAL_BATCH);
-        const proba = await averageProba(loaded, val.x.subarray(start * row, end * row), [end - start, ...val.shape.slice(1)], classes, (i) => `"${members[i]!.stage}"`);
+        const proba = await averageProba(loaded, val.x.subarray(start * row, end * row), [end - start, ...val.shape.slice(1)], classes, (i) => `"${members[i]!.stage}"`, tta);
         score.add(proba, y.subarray(start, end), classes);
         ctx.progress({ done: end, total: n, label: 'validation examples' });
       }
@@ -119,6 +120,7 @@ export const ensemble: StageDefinition = {
         members: members.map((m) => m.stage),
         weights: entries.map((e) => e.weight),
         weighting,
+        tta,
         val_accuracy: valAccuracy,
         val_loss: Number(score.loss.toFixed(5)),
         // The members' training time: what the ensemble cost to fit (evaluate reports fit_s).

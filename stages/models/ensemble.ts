@@ -21,11 +21,14 @@ import { loadPca, pcaTransform, type Pca } from './pca.js';
 import type { ModelDefinition, TrainedModel } from './types.js';
 
 export const ENSEMBLE_FILE = 'ensemble.json';
+export type EnsembleTta = 'none' | 'flip';
 const PIXELS = 28 * 28;
 
 /** model/ensemble.json. */
 export interface EnsembleFile {
   readonly weighting: 'mean' | 'validation';
+  /** Test-time augmentation (absent in files written before it existed: none). */
+  readonly tta: EnsembleTta;
   readonly classes: number;
   /** In the order the pipeline lists them; `dir` is relative to model/, weights sum to 1. */
   readonly members: readonly { readonly model: string; readonly dir: string; readonly weight: number }[];
@@ -46,6 +49,8 @@ export async function readEnsembleFile(modelDir: string): Promise<EnsembleFile> 
   if (typeof raw !== 'object' || raw === null) return bad('not a JSON object');
   const o = raw as Record<string, unknown>;
   if (o['weighting'] !== 'mean' && o['weighting'] !== 'validation') bad('weighting must be "mean" or "validation"');
+  const tta = o['tta'] ?? 'none';
+  if (tta !== 'none' && tta !== 'flip') bad('tta must be "none" or "flip"');
   const classes = o['classes'];
   if (typeof classes !== 'number' || !Number.isInteger(classes) || classes < 1) bad('classes must be a positive integer');
   const members = o['members'];
@@ -57,10 +62,22 @@ export async function readEnsembleFile(modelDir: string): Promise<EnsembleFile> 
     }
     if (typeof r['dir'] === 'string' && (r['dir'].includes('..') || r['dir'].startsWith('/'))) bad(`member dir "${r['dir']}" leaves model/`);
   }
-  return raw as EnsembleFile;
+  return { ...(raw as Omit<EnsembleFile, 'tta'>), tta: tta === 'flip' ? 'flip' : 'none' };
 }
 
-interface LoadedMember {
+/** The same 28×28 images mirrored left-right (row-major rows of 784 values). */
+export function mirrorImages(x: Float32Array, n: number): Float32Array {
+  const out = new Float32Array(x.length);
+  for (let i = 0; i < n; i++) {
+    for (let r = 0; r < 28; r++) {
+      const row = i * PIXELS + r * 28;
+      for (let c = 0; c < 28; c++) out[row + c] = x[row + 27 - c]!;
+    }
+  }
+  return out;
+}
+
+export interface LoadedMember {
   readonly def: ModelDefinition;
   readonly trained: TrainedModel;
   readonly weight: number;
@@ -73,15 +90,23 @@ async function memberProba(m: LoadedMember, x: Float32Array, n: number): Promise
   return m.trained.predictProba(x, m.def.input === 'image' ? [n, 28, 28, 1] : [n, PIXELS]);
 }
 
+/** With tta flip, the mean of the member's probabilities on the images and on their mirrors. */
+async function memberProbaTta(m: LoadedMember, x: Float32Array, n: number, tta: EnsembleTta): Promise<Float32Array> {
+  const p = await memberProba(m, x, n);
+  if (tta === 'none') return p;
+  const mirrored = await memberProba(m, mirrorImages(x, n), n);
+  return p.map((v, j) => (v + mirrored[j]!) / 2);
+}
+
 /** The weighted average of member probabilities, row-major [n, classes]; a member of another width is refused. */
-export async function averageProba(members: readonly LoadedMember[], x: Float32Array, shape: readonly number[], classes: number, label: (i: number) => string): Promise<Float32Array> {
+export async function averageProba(members: readonly LoadedMember[], x: Float32Array, shape: readonly number[], classes: number, label: (i: number) => string, tta: EnsembleTta): Promise<Float32Array> {
   const n = shape[0]!;
   if (x.length !== n * PIXELS) {
     throw new StageInputError(`ensemble: needs 28×28 images ([N,28,28,1] or [N,784]) but got [${shape.join(',')}]`);
   }
   const out = new Float32Array(n * classes);
   for (const [i, m] of members.entries()) {
-    const p = await memberProba(m, x, n);
+    const p = await memberProbaTta(m, x, n, tta);
     if (p.length !== n * classes) {
       throw new StageInputError(`ensemble: member ${label(i)} predicts ${p.length / n} classes but the ensemble has ${classes}`);
     }
@@ -125,7 +150,7 @@ export function ensembleModel(lookup: (name: string) => ModelDefinition): ModelD
       const members = await loadMembers(dir, file, lookup);
       return {
         backend: [...new Set(members.map((m) => m.trained.backend))].join('+'),
-        predictProba: (x, shape) => averageProba(members, x, shape, file.classes, (i) => `${i} (${file.members[i]!.model})`),
+        predictProba: (x, shape) => averageProba(members, x, shape, file.classes, (i) => `${i} (${file.members[i]!.model})`, file.tta),
         save() {
           return Promise.reject(new Error('a loaded ensemble is saved by the ensemble stage, which copies its members'));
         },
