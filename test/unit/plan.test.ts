@@ -1,3 +1,4 @@
+import { readdirSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -129,5 +130,15 @@ describe('Plan is opaque', () => {
     // withUserCode keeps the graph and refuses stages that are not the planned ones.
     expect(withUserCode(real, real.stages, []).stages).toEqual(real.stages);
     expect(() => withUserCode(real, [], [])).toThrow(/not the planned ones/);
+  });
+});
+
+describe('the shipped pipelines', () => {
+  const root = join(import.meta.dirname, '..', '..', 'pipelines');
+  const files = readdirSync(root).filter((f) => f.endsWith('.yaml')).sort();
+
+  it.each(files)('pipelines/%s plans without a diagnostic', async (file) => {
+    const planned = plan(await loadPipeline(join(root, file), { overrides: [], isManyInput }), STAGES);
+    expect(planned.stages.length).toBeGreaterThan(0);
   });
 });
