@@ -94,6 +94,8 @@ function bash(program: Command): string {
     '  COMPREPLY=($(compgen -d -- "$cur") $(compgen -f -X \'!*.yaml\' -- "$cur") $(compgen -f -X \'!*.yml\' -- "$cur"))',
     '}',
     '_pipe() {',
+    '  # zsh (bashcompinit) indexes arrays from 1 unless told otherwise; this function counts from 0 as bash does.',
+    '  [[ -n "${ZSH_VERSION-}" ]] && setopt localoptions ksharrays',
     '  local cur="${COMP_WORDS[COMP_CWORD]}" prev="${COMP_WORDS[COMP_CWORD-1]}" verb="" i w skip=""',
     '  # The verb is the first word that is neither a flag nor a flag\'s value; a group adds its sub-verb.',
     '  for ((i = 1; i < COMP_CWORD; i++)); do',

@@ -3,7 +3,7 @@
  * its own flags, parse errors are usage errors that name the verb, and the generated bash completion
  * completes verbs, flags, choices and pipeline files when bash itself runs it.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -107,5 +107,58 @@ describe('bash completion, run by bash', () => {
     // A nested verb's flags; a flag's value is not mistaken for a word of the verb.
     expect(complete('config', 'render', '--stage', 'x', '--s')).toEqual(['--set', '--stage', '--store']);
     expect(complete('completion', '')).toEqual(['bash', 'fish', 'zsh']);
+  });
+});
+
+/** zsh and fish: CI installs both and always runs these; elsewhere a machine without them skips with a warning. */
+const shellMissing = (shell: string): boolean => spawnSync(shell, ['-c', 'true']).status !== 0 && !process.env['CI'];
+for (const shell of ['zsh', 'fish']) {
+  // eslint-disable-next-line no-console -- the skip must be visible in the test output
+  if (shellMissing(shell)) console.warn(`skipping the ${shell} completion test: ${shell} not found (apt-get install ${shell} to run it)`);
+}
+
+describe.skipIf(shellMissing('zsh'))('zsh completion, run by zsh (bashcompinit, as zsh calls it)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pipe-zsh-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  mkdirSync(join(dir, 'pipelines'));
+  writeFileSync(join(dir, 'pipelines', 'quick.yaml'), 'stages: {}\n');
+  const script = join(dir, '_pipe');
+  writeFileSync(script, completionScript(capture().program, 'zsh'));
+
+  /** zsh's _bash_complete gives the function COMP_WORDS (1-based) and PREFIX; zsh filters by the prefix afterwards. */
+  const complete = (...words: string[]): string[] => {
+    const quoted = ['pipe', ...words].map((w) => `'${w}'`).join(' ');
+    const program = `autoload -U compinit && compinit -u; source '${script}'; COMP_WORDS=(${quoted}); COMP_CWORD=${words.length}; PREFIX='${words.at(-1) ?? ''}'; COMPREPLY=(); _pipe; print -l -- "\${COMPREPLY[@]}"`;
+    const prefix = words.at(-1) ?? '';
+    return execFileSync('zsh', ['-f', '-c', program], { cwd: dir, encoding: 'utf8' }).split('\n').filter((w) => w && w.startsWith(prefix)).sort();
+  };
+
+  it('counts words from 0 like bash: verbs, per-verb flags, choices and pipeline files', () => {
+    expect(complete('ru')).toEqual(['run']);
+    expect(complete('config', 'r')).toEqual(['render']);
+    expect(complete('ls', '--j')).toEqual(['--json']);
+    expect(complete('dag', 'x.yaml', '--format', 'm')).toEqual(['mermaid']);
+    expect(complete('run', 'pipelines/q')).toEqual(['pipelines/quick.yaml']);
+  });
+});
+
+describe.skipIf(shellMissing('fish'))('fish completion, run by fish', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pipe-fish-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const script = join(dir, 'pipe.fish');
+  writeFileSync(script, completionScript(capture().program, 'fish'));
+  /** `complete -C LINE` asks fish what Tab would offer after LINE. */
+  const complete = (line: string): string[] =>
+    execFileSync('fish', ['--no-config', '-c', `source '${script}'; complete -C '${line}'`], { cwd: dir, encoding: 'utf8' })
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.split('\t')[0] ?? '')
+      .sort();
+
+  it('verbs, sub-verbs, per-verb flags and choices', () => {
+    expect(complete('pipe ru')).toEqual(['run']);
+    expect(complete('pipe config ')).toContain('render');
+    expect(complete('pipe ls --j')).toEqual(['--json']);
+    expect(complete('pipe dag x.yaml --format ')).toEqual(['dot', 'mermaid', 'text']);
   });
 });
