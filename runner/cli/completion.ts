@@ -62,11 +62,21 @@ export function verbsOf(program: Command): { path: string; command: Command }[] 
   return out;
 }
 
+/** A verb's own flags, --help included (commander adds it to every command). */
+function flagSpecs(command: Command): FlagSpec[] {
+  return [...command.options.map(flagSpec).filter((f): f is FlagSpec => f !== undefined), { long: '--help', description: 'show help for this command' }];
+}
+
+/** The long flags a verb takes: what completion offers and what main.ts names in its usage errors. */
+export function longFlags(command: Command): string[] {
+  return flagSpecs(command).map((f) => f.long);
+}
+
 function specs(program: Command): VerbSpec[] {
   return verbsOf(program).map(({ path, command }) => ({
     path,
     description: command.description(),
-    flags: [...command.options.map(flagSpec).filter((f): f is FlagSpec => f !== undefined), { long: '--help', description: 'show help for this command' }],
+    flags: flagSpecs(command),
     operand: operandOf(command.registeredArguments),
   }));
 }

@@ -8,7 +8,7 @@ import { closest, didYouMean, formatDiagnostic, PipelineInvalidError } from '../
 import { UserError } from '../../stages/errors.js';
 import { assertNever } from '../execute/events.js';
 import { EXIT } from './commands/run.js';
-import { verbsOf } from './completion.js';
+import { longFlags, verbsOf } from './completion.js';
 import { buildProgram } from './program.js';
 import { UsageError } from './usage-error.js';
 
@@ -18,8 +18,6 @@ function verbIn(program: Command, argv: readonly string[]): { path: string; comm
   const verbs = verbsOf(program);
   return verbs.find((v) => v.path === words.slice(0, 2).join(' ')) ?? verbs.find((v) => v.path === words[0]);
 }
-
-const longFlags = (command: Command): string[] => [...command.options.flatMap((o) => (o.long ? [o.long] : [])), '--help'];
 
 /**
  * Commander's parse errors, reworded as usage errors: the verb, the flag, and what to do. A flag

@@ -16,7 +16,7 @@ import type { Plan, PlannedStage } from '../config/types.js';
 import { errorInfo } from './error-info.js';
 import type { RunEvent, StageSummary } from './events.js';
 import { StageFailedError } from './launcher.js';
-import { inputHashes, reasonsFor, resolveStage } from './resolve.js';
+import { inputHashes, perInput, reasonsFor, resolveStage } from './resolve.js';
 import type { StageRecord } from './run-records.js';
 import { SlotPool } from './slots.js';
 import type { InputKeyRef, StageRunner, StageWork } from './stage-runner.js';
@@ -231,32 +231,17 @@ function delay(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
+// Every input finished before its dependent starts (the executor awaits them).
 function inputKeys(stage: PlannedStage, manifests: ReadonlyMap<string, { manifest: Manifest }>): Record<string, InputKeyRef | InputKeyRef[]> {
-  const out: Record<string, InputKeyRef | InputKeyRef[]> = {};
-  for (const [name, input] of Object.entries(stage.inputs)) {
-    const refs = input.refs.flatMap((ref) => {
-      const found = manifests.get(ref);
-      return found ? [{ stage: ref, key: found.manifest.key }] : [];
-    });
-    if (input.many) out[name] = refs;
-    else if (refs[0]) out[name] = refs[0];
-  }
-  return out;
+  return perInput(stage, 'manifest', (ref): InputKeyRef | undefined => {
+    const manifest = manifests.get(ref)?.manifest;
+    return manifest && { stage: ref, key: manifest.key };
+  });
 }
 
 function inputRefs(stage: PlannedStage, manifests: ReadonlyMap<string, { manifest: Manifest }>): Manifest['inputs'] {
-  const out: Record<string, InputRef | InputRef[]> = {};
-  for (const [name, input] of Object.entries(stage.inputs)) {
-    const refs = input.refs.map((ref): InputRef => {
-      // Every input finished before its dependent starts (the executor awaits them).
-      const manifest = manifests.get(ref)?.manifest;
-      if (!manifest) throw new Error(`input ${ref} of ${stage.name} has no manifest`);
-      return { stage: ref, content_hash: manifest.content_hash };
-    });
-    const [first] = refs;
-    if (input.many) out[name] = refs;
-    else if (first) out[name] = first;
-    else throw new Error(`input ${name} of ${stage.name} names no stage`);
-  }
-  return out;
+  return perInput(stage, 'manifest', (ref): InputRef | undefined => {
+    const manifest = manifests.get(ref)?.manifest;
+    return manifest && { stage: ref, content_hash: manifest.content_hash };
+  });
 }

@@ -28,22 +28,30 @@ export interface Unresolved {
   readonly reasons: readonly StaleReason[];
 }
 
-/** Input name → content hash of the upstream artifact (lists for `many` inputs). */
-export function inputHashes(stage: PlannedStage, contentHashOf: (ref: string) => ContentHash | undefined): Record<string, ContentHash | ContentHash[]> {
-  const out: Record<string, ContentHash | ContentHash[]> = {};
+/**
+ * Input name → what `of` gives for the upstream stage (a list for `many` inputs): the one walk over
+ * a stage's inputs behind its key's input hashes and a job's input keys and references. Callers
+ * use it only once every input is done (run) or fresh (status), so `of` finding nothing is a bug.
+ */
+export function perInput<T>(stage: PlannedStage, what: string, of: (ref: string) => T | undefined): Record<string, T | T[]> {
+  const out: Record<string, T | T[]> = {};
   for (const [name, input] of Object.entries(stage.inputs)) {
-    // Callers key a stage only once every input is done (run) or fresh (status).
-    const hashes = input.refs.map((ref) => {
-      const hash = contentHashOf(ref);
-      if (hash === undefined) throw new Error(`input ${ref} of ${stage.name} has no content hash yet`);
-      return hash;
+    const values = input.refs.map((ref) => {
+      const value = of(ref);
+      if (value === undefined) throw new Error(`input ${ref} of ${stage.name} has no ${what} yet`);
+      return value;
     });
-    const [first] = hashes;
-    if (input.many) out[name] = hashes;
+    const [first] = values;
+    if (input.many) out[name] = values;
     else if (first !== undefined) out[name] = first;
     else throw new Error(`input ${name} of ${stage.name} names no stage`);
   }
   return out;
+}
+
+/** Input name → content hash of the upstream artifact (lists for `many` inputs). */
+export function inputHashes(stage: PlannedStage, contentHashOf: (ref: string) => ContentHash | undefined): Record<string, ContentHash | ContentHash[]> {
+  return perInput(stage, 'content hash', contentHashOf);
 }
 
 /**

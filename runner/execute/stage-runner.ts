@@ -44,7 +44,7 @@ export interface StageWork {
    * The stage thread reads them when they are here with those hashes, else (another machine)
    * locates its own copy and checks it against the key (runner/execute/external-files.ts).
    */
-  readonly external?: LocatedFiles;
+  readonly external: LocatedFiles;
 }
 
 export interface RunHooks extends LaunchHooks {
@@ -132,7 +132,7 @@ export function localRunner(store: ArtifactStore, launcher: Launcher): StageRunn
             ...(work.workDir !== undefined ? { workDir: work.workDir } : {}),
             ...(work.plugins !== undefined ? { plugins: work.plugins } : {}),
             ...(work.threads !== undefined ? { threads: work.threads } : {}),
-            external: work.external ?? { files: {} },
+            external: work.external,
             externalHashes: work.keyRecord.files,
           },
           hooks,

@@ -15,6 +15,7 @@ const job = (overrides: Partial<StageJobData> = {}): StageJobData => ({
   inputKeys: { data: { stage: 'load', key: keyHash({ ...record, kind: 'load' }) } },
   inputRefs: {},
   environment: {},
+  external: { files: {} },
   ...overrides,
 });
 
