@@ -12,6 +12,24 @@ export const COMPUTE_PACKAGES = ['@tensorflow/tfjs', '@tensorflow/tfjs-backend-w
 
 const cache = new Map<string, string | undefined>();
 
+/** What pipe's own package.json declares: its version and the packages it depends on. */
+export interface PipePackage {
+  readonly version: string;
+  readonly dependencies: Readonly<Record<string, string>>;
+  readonly peerDependencies: Readonly<Record<string, string>>;
+}
+
+let pipePackageRead: PipePackage | undefined;
+
+/** pipe's package.json, read once (`pipe --version` and every run's recorded environment). */
+export function pipePackage(): PipePackage {
+  if (!pipePackageRead) {
+    const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as Partial<PipePackage>;
+    pipePackageRead = { version: typeof pkg.version === 'string' ? pkg.version : 'unknown', dependencies: pkg.dependencies ?? {}, peerDependencies: pkg.peerDependencies ?? {} };
+  }
+  return pipePackageRead;
+}
+
 /** Version of an installed package as Node would resolve it from pipe's root, or undefined. */
 export function installedVersion(name: string): string | undefined {
   if (cache.has(name)) return cache.get(name);

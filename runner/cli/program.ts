@@ -5,9 +5,7 @@
  * generated from the same tree instead of a second list.
  */
 import { Argument, Command, Option } from 'commander';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { packageRoot } from '../../stages/schema.js';
+import { pipePackage } from '../../stages/versions.js';
 import { MAX_VARIANTS } from '../config/load.js';
 import { lsCommand, showCommand } from './commands/artifacts.js';
 import { bestCommand, COMPARE_FORMATS, compareCommand } from './commands/compare.js';
@@ -51,11 +49,6 @@ export interface ParsedFlags {
   readonly yes?: boolean;
   readonly keepLast?: string;
   readonly keepRecent?: string;
-}
-
-function packageVersion(): string {
-  const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version?: unknown };
-  return typeof pkg.version === 'string' ? pkg.version : 'unknown';
 }
 
 /** Repeatable flags (--set a=1 --set b=2) collect into a list. */
@@ -114,7 +107,7 @@ export function buildProgram(write: Output, writeError: Output, exit: (code: num
   const program = new Command('pipe')
     .description('Declarative ML pipelines: run a YAML graph of stages, caching every output by content hash.')
     .usage('<command> [options]')
-    .version(packageVersion(), '-V, --version', 'print the version of pipe')
+    .version(pipePackage().version, '-V, --version', 'print the version of pipe')
     // Inherited by every verb defined below: errors are thrown to main.ts, output goes where it says.
     .exitOverride()
     .configureOutput({ writeOut: write, writeErr: writeError })

@@ -1,11 +1,8 @@
 /** `pipe run <file>`: execute the plan (or the selected stages and their ancestors). */
 import { availableParallelism, hostname } from 'node:os';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { KeyHash } from '../../../artifacts/hash.js';
 import { LEASE_TTL_MS, type HeldLease } from '../../../artifacts/lease.js';
-import { packageRoot } from '../../../stages/schema.js';
-import { installedVersions } from '../../../stages/versions.js';
+import { installedVersions, pipePackage } from '../../../stages/versions.js';
 import type { RunEvent } from '../../execute/events.js';
 import { execute } from '../../execute/executor.js';
 import { workerLauncher } from '../../execute/launcher.js';
@@ -37,9 +34,9 @@ export const EXIT = { ok: 0, failed: 1, invalid: 2, stale: 3, busy: 4, interrupt
 function environment(): Record<string, string> {
   const env: Record<string, string> = { node: process.version, platform: `${process.platform}-${process.arch}`, host: hostname() };
   try {
-    const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string; dependencies?: Record<string, string>; peerDependencies?: Record<string, string> };
+    const pkg = pipePackage();
     env['pipe'] = pkg.version;
-    Object.assign(env, installedVersions([...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.peerDependencies ?? {})]));
+    Object.assign(env, installedVersions([...Object.keys(pkg.dependencies), ...Object.keys(pkg.peerDependencies)]));
   } catch {
     // Versions are informational only.
   }
