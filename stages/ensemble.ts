@@ -9,7 +9,7 @@ import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { readClassIndices, readFloatFeatures } from './data/arrays.js';
 import { ProbabilityScore } from './evaluate/metrics.js';
-import { ENSEMBLE_FILE, loadMembers, averageProba, type EnsembleFile } from './models/ensemble.js';
+import { ENSEMBLE_FILE, ENSEMBLE_TTAS, loadMembers, averageProba, type EnsembleFile } from './models/ensemble.js';
 import { getModel } from './models/index.js';
 import { trainedModelName } from './models/trained-name.js';
 import { withDefaults } from './params.js';
@@ -58,7 +58,7 @@ export const ensemble: StageDefinition = {
     if (members.length < 2) throw new StageInputError(`ensemble: input \`models\` needs at least 2 trained models, got ${members.length}`);
     const p = withDefaults(schema, ctx.params, ['weighting', 'tta']);
     const weighting = p.weighting === 'mean' ? 'mean' : 'validation';
-    const tta = p.tta === 'flip' ? 'flip' : 'none';
+    const tta = ENSEMBLE_TTAS.find((t) => t === p.tta) ?? 'none';
 
     // Every member must be a trained model of the registry and name the same classes.
     const names = members.map((m) => {

@@ -21,7 +21,10 @@ import { loadPca, pcaTransform, type Pca } from './pca.js';
 import type { ModelDefinition, TrainedModel } from './types.js';
 
 export const ENSEMBLE_FILE = 'ensemble.json';
-export type EnsembleTta = 'none' | 'flip';
+/** Test-time augmentation: the views of each image a member is averaged over (ttaViews). */
+export const ENSEMBLE_TTAS = ['none', 'flip', 'shift'] as const;
+export type EnsembleTta = (typeof ENSEMBLE_TTAS)[number];
+const isTta = (v: unknown): v is EnsembleTta => (ENSEMBLE_TTAS as readonly unknown[]).includes(v);
 const PIXELS = 28 * 28;
 
 /** model/ensemble.json. */
@@ -50,7 +53,7 @@ export async function readEnsembleFile(modelDir: string): Promise<EnsembleFile> 
   const o = raw as Record<string, unknown>;
   if (o['weighting'] !== 'mean' && o['weighting'] !== 'validation') bad('weighting must be "mean" or "validation"');
   const tta = o['tta'] ?? 'none';
-  if (tta !== 'none' && tta !== 'flip') bad('tta must be "none" or "flip"');
+  if (!isTta(tta)) return bad(`tta must be ${ENSEMBLE_TTAS.map((t) => `"${t}"`).join(', ')}`);
   const classes = o['classes'];
   if (typeof classes !== 'number' || !Number.isInteger(classes) || classes < 1) bad('classes must be a positive integer');
   const members = o['members'];
@@ -62,7 +65,7 @@ export async function readEnsembleFile(modelDir: string): Promise<EnsembleFile> 
     }
     if (typeof r['dir'] === 'string' && (r['dir'].includes('..') || r['dir'].startsWith('/'))) bad(`member dir "${r['dir']}" leaves model/`);
   }
-  return { ...(raw as Omit<EnsembleFile, 'tta'>), tta: tta === 'flip' ? 'flip' : 'none' };
+  return { ...(raw as Omit<EnsembleFile, 'tta'>), tta };
 }
 
 /** The same 28×28 images mirrored left-right (row-major rows of 784 values). */
@@ -75,6 +78,38 @@ export function mirrorImages(x: Float32Array, n: number): Float32Array {
     }
   }
   return out;
+}
+
+/**
+ * The same 28×28 images translated by (dx, dy) pixels, zero fill: the same translation and fill as
+ * training's augment_shift (stages/models/tf/loop.ts), so a member trained with it sees familiar images.
+ */
+export function shiftImages(x: Float32Array, n: number, dx: number, dy: number): Float32Array {
+  const out = new Float32Array(x.length);
+  for (let i = 0; i < n; i++) {
+    const base = i * PIXELS;
+    for (let r = 0; r < 28; r++) {
+      const sr = r - dy;
+      if (sr < 0 || sr >= 28) continue;
+      for (let c = 0; c < 28; c++) {
+        const sc = c - dx;
+        if (sc >= 0 && sc < 28) out[base + r * 28 + c] = x[base + sr * 28 + sc]!;
+      }
+    }
+  }
+  return out;
+}
+
+/** The views a member is averaged over: the image alone, plus its mirror (flip) or its four 1-pixel shifts (shift). */
+export function ttaViews(x: Float32Array, n: number, tta: EnsembleTta): Float32Array[] {
+  switch (tta) {
+    case 'none':
+      return [x];
+    case 'flip':
+      return [x, mirrorImages(x, n)];
+    case 'shift':
+      return [x, shiftImages(x, n, 1, 0), shiftImages(x, n, -1, 0), shiftImages(x, n, 0, 1), shiftImages(x, n, 0, -1)];
+  }
 }
 
 export interface LoadedMember {
@@ -90,12 +125,15 @@ async function memberProba(m: LoadedMember, x: Float32Array, n: number): Promise
   return m.trained.predictProba(x, m.def.input === 'image' ? [n, 28, 28, 1] : [n, PIXELS]);
 }
 
-/** With tta flip, the mean of the member's probabilities on the images and on their mirrors. */
-async function memberProbaTta(m: LoadedMember, x: Float32Array, n: number, tta: EnsembleTta): Promise<Float32Array> {
-  const p = await memberProba(m, x, n);
-  if (tta === 'none') return p;
-  const mirrored = await memberProba(m, mirrorImages(x, n), n);
-  return p.map((v, j) => (v + mirrored[j]!) / 2);
+/** The mean of the member's probabilities over the tta views (views[0] is the image itself). */
+async function memberProbaTta(m: LoadedMember, views: readonly Float32Array[], n: number): Promise<Float32Array> {
+  const p = await memberProba(m, views[0]!, n);
+  if (views.length === 1) return p;
+  for (const view of views.slice(1)) {
+    const q = await memberProba(m, view, n);
+    for (let j = 0; j < p.length; j++) p[j]! += q[j]!;
+  }
+  return p.map((v) => v / views.length);
 }
 
 /** The weighted average of member probabilities, row-major [n, classes]; a member of another width is refused. */
@@ -105,8 +143,9 @@ export async function averageProba(members: readonly LoadedMember[], x: Float32A
     throw new StageInputError(`ensemble: needs 28×28 images ([N,28,28,1] or [N,784]) but got [${shape.join(',')}]`);
   }
   const out = new Float32Array(n * classes);
+  const views = ttaViews(x, n, tta);
   for (const [i, m] of members.entries()) {
-    const p = await memberProbaTta(m, x, n, tta);
+    const p = await memberProbaTta(m, views, n);
     if (p.length !== n * classes) {
       throw new StageInputError(`ensemble: member ${label(i)} predicts ${p.length / n} classes but the ensemble has ${classes}`);
     }

@@ -3,7 +3,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { averageProba, mirrorImages, readEnsembleFile, type LoadedMember } from '../../stages/models/ensemble.js';
+import { readFileSync } from 'node:fs';
+import { averageProba, ENSEMBLE_TTAS, mirrorImages, readEnsembleFile, shiftImages, type LoadedMember } from '../../stages/models/ensemble.js';
 import type { ModelDefinition } from '../../stages/models/types.js';
 
 /** A flat "model" whose two-class probabilities are the first pixel of each row and its complement. */
@@ -47,13 +48,42 @@ describe('ensemble tta', () => {
     expect(Array.from(flip.subarray(2))).toEqual([0, 1]);
   });
 
+  it('shifts by whole pixels with zero fill, and a shift and its inverse keep every interior pixel', () => {
+    const right = shiftImages(x, 2, 1, 0);
+    expect([right[0], right[1], right[27]]).toEqual([0, Math.fround(0.2), 0]);
+    const down = shiftImages(x, 2, 0, 1);
+    expect([down[0], down[28], down[28 + 27]]).toEqual([0, Math.fround(0.2), Math.fround(0.8)]);
+    const img = new Float32Array(784).map((_, i) => i);
+    const back = shiftImages(shiftImages(img, 1, -1, 1), 1, 1, -1);
+    for (let r = 0; r < 27; r++) for (let c = 1; c < 28; c++) expect(back[r * 28 + c]).toBe(img[r * 28 + c]);
+    expect(back[27 * 28 + 5]).toBe(0);
+  });
+
+  it('shift averages the member over the image and its four 1-pixel translations', async () => {
+    // The first pixel is 0.2 in the image, 0 in the translations right and down (zero fill), and
+    // x[1] = 0 (left) and x[28] = 0 (up): the mean is 0.2 / 5.
+    const shift = await averageProba([leftPixel], x, [2, 784], 2, () => 'left', 'shift');
+    expect(shift[0]).toBeCloseTo(0.04, 6);
+    expect(shift[1]).toBeCloseTo(0.96, 6);
+    const y = new Float32Array(784);
+    y[1] = 1;
+    y[28] = 0.5;
+    const moved = await averageProba([leftPixel], y, [1, 784], 2, () => 'left', 'shift');
+    expect(moved[0]).toBeCloseTo(1.5 / 5, 6);
+  });
+
+  it("the stage schema's tta enum is the reader's list", () => {
+    const schema = JSON.parse(readFileSync(new URL('../../schemas/stages/ensemble.schema.json', import.meta.url), 'utf8')) as { properties: { tta: { enum: string[] } } };
+    expect(schema.properties.tta.enum).toEqual([...ENSEMBLE_TTAS]);
+  });
+
   it('an ensemble.json written before tta existed reads as tta none; an unknown tta is refused', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'pipe-tta-'));
     try {
       await writeFile(join(dir, 'ensemble.json'), JSON.stringify({ weighting: 'mean', classes: 2, members: [{ model: 'mlp', dir: 'members/0', weight: 1 }] }));
       expect((await readEnsembleFile(dir)).tta).toBe('none');
       await writeFile(join(dir, 'ensemble.json'), JSON.stringify({ weighting: 'mean', tta: 'rotate', classes: 2, members: [{ model: 'mlp', dir: 'members/0', weight: 1 }] }));
-      await expect(readEnsembleFile(dir)).rejects.toThrow(/tta must be "none" or "flip"/);
+      await expect(readEnsembleFile(dir)).rejects.toThrow(/tta must be "none", "flip", "shift"/);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
