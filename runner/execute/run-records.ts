@@ -46,7 +46,6 @@ export async function writeRunRecord(storeRoot: string, record: RunRecord): Prom
   return file;
 }
 
-/** All run records, newest first. Unreadable files are skipped (a record is only history). */
 /** A record read back: its keys and content hashes are kept only if they have the form of one. */
 function withCheckedHashes(record: RunRecord): RunRecord {
   const stages: Record<string, StageRecord> = {};
@@ -59,6 +58,17 @@ function withCheckedHashes(record: RunRecord): RunRecord {
   return { ...record, stages };
 }
 
+/**
+ * Newest result first: by finished_at, then by id (start time). Not by start alone: runs of one
+ * pipeline may overlap (several processes share a store), and the one that finished last holds its
+ * latest results; a long run started before a short one would otherwise hide what it produced.
+ */
+export function newestFirst(a: RunRecord, b: RunRecord): number {
+  // String(): a record is JSON from disk, and one written by hand may lack a field.
+  return String(b.finished_at ?? '').localeCompare(String(a.finished_at ?? '')) || String(b.id).localeCompare(String(a.id));
+}
+
+/** All run records, newest result first (newestFirst). Unreadable files are skipped (a record is only history). */
 export async function readRunRecords(storeRoot: string): Promise<RunRecord[]> {
   const dir = join(storeRoot, 'runs');
   const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => n.endsWith('.json')).sort().reverse();
@@ -70,7 +80,7 @@ export async function readRunRecords(storeRoot: string): Promise<RunRecord[]> {
       // A damaged record only loses history; keep going.
     }
   }
-  return records;
+  return records.sort(newestFirst);
 }
 
 /** For each stage of a pipeline, its most recent successful (ran or cached) record. */
