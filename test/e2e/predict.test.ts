@@ -212,6 +212,16 @@ stages:
     const expected = (await readNpy(join((JSON.parse((await rig.pipe(['show', 'other.yaml:evaluate', '--json'])).stdout) as { dir: string }).dir, 'predictions.npy'))).data;
     const agree = standardised.predictions.filter((p, i) => p.top![0]!.index === Number(expected[i])).length;
     expect(agree).toBeGreaterThanOrEqual(99);
+    // A copy of other.yaml made for an experiment keeps its name and runs last: FILE.yaml:STAGE still
+    // names what that file defines (the key `pipe status FILE` reports), not the copy's newer artifact.
+    await rig.write('other-copy.yaml', readFileSync(join(rig.dir, 'other.yaml'), 'utf8').replace('epochs: 2', 'epochs: 1'));
+    expect((await rig.pipe(['run', 'other-copy.yaml'])).code).toBe(0);
+    const keyIn = async (file: string): Promise<string> => (JSON.parse((await rig.pipe(['status', file, '--json'])).stdout) as { stages: { stage: string; key: string }[] }).stages.find((s) => s.stage === 'train')!.key;
+    const [original, copy] = [await keyIn('other.yaml'), await keyIn('other-copy.yaml')];
+    expect(original).not.toBe(copy);
+    expect(JSON.parse((await rig.pipe(['show', 'other.yaml:train', '--json'])).stdout)).toMatchObject({ key: original });
+    expect(JSON.parse((await rig.pipe(['show', 'other-copy.yaml:train', '--json'])).stdout)).toMatchObject({ key: copy });
+    expect(JSON.parse((await rig.pipe(['predict', 'train', image, '--pipeline', 'other.yaml', '--json'])).stdout)).toMatchObject({ artifact: original });
     const none = await rig.pipe(['show', 'faithful.yaml:nope']);
     expect(none.code).toBe(2);
     expect(none.stderr).toContain('no artifact matches "faithful.yaml:nope" of pipeline "faithful"');

@@ -3,6 +3,10 @@
  * `pipelines/x.yaml:stage` reference (or a stage with --pipeline FILE), or a bare stage name.
  * A bare name that several pipelines produced is an error listing them: silently taking the newest
  * once served a 480-image smoke-test model to `predict`.
+ *
+ * With a pipeline file, the answer is first what that file defines now: the stage's artifact if
+ * `pipe status FILE` would call it fresh. Run records match pipelines by name only, and a copy of a
+ * file made for an experiment keeps its `name:`, so the newest record may be the copy's.
  */
 import type { KeyHash } from '../../../artifacts/hash.js';
 import { existsSync, readFileSync } from 'node:fs';
@@ -10,6 +14,9 @@ import { basename, extname } from 'node:path';
 import { parse } from 'yaml';
 import type { ArtifactReader, Manifest } from '../../../artifacts/store.js';
 import { readRunRecords, type RunRecord } from '../../execute/run-records.js';
+import { computeStatus } from '../../execute/status.js';
+import { selectTargets } from '../../plan/plan.js';
+import { backendChoice, planFile, previousRuns, type CommonFlags } from '../context.js';
 import { age } from '../format.js';
 import { UsageError } from '../usage-error.js';
 
@@ -48,7 +55,18 @@ function pick(candidates: readonly Candidate[], records: readonly RunRecord[], p
   return [...candidates].sort((a, b) => b.manifest.finished_at.localeCompare(a.manifest.finished_at))[0];
 }
 
-export async function resolveArtifact(target: string, root: string, store: ArtifactReader, options: { pipeline?: string } = {}): Promise<KeyHash> {
+/** The key of `stage` as `file` defines it now, when that artifact is in the store (fresh); else undefined. */
+async function freshKeyOf(file: string, stage: string, root: string, store: ArtifactReader, flags: CommonFlags): Promise<KeyHash | undefined> {
+  if (!existsSync(file)) throw new UsageError(`pipeline file ${file} not found`);
+  const planned = await planFile(file, flags);
+  if (!planned.byName.has(stage)) return undefined;
+  const selection = selectTargets(planned, [stage]).names;
+  const states = await computeStatus(planned, store, await previousRuns(root, planned.pipeline.name), backendChoice(flags, planned), selection);
+  const state = states.find((s) => s.stage === stage);
+  return state?.state === 'fresh' ? state.key : undefined;
+}
+
+export async function resolveArtifact(target: string, root: string, store: ArtifactReader, options: { pipeline?: string; flags?: CommonFlags } = {}): Promise<KeyHash> {
   const keys = await store.keys();
   const reference = splitReference(target);
   if (!reference && options.pipeline === undefined && /^[0-9a-f]{4,64}$/.test(target)) {
@@ -58,6 +76,10 @@ export async function resolveArtifact(target: string, root: string, store: Artif
   }
   const stage = reference?.stage ?? target;
   const pipelineFile = reference?.file ?? options.pipeline;
+  if (pipelineFile !== undefined) {
+    const fresh = await freshKeyOf(pipelineFile, stage, root, store, options.flags ?? {});
+    if (fresh !== undefined) return fresh;
+  }
   const wanted = pipelineFile === undefined ? undefined : pipelineName(pipelineFile);
 
   const records = await readRunRecords(root);
