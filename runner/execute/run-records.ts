@@ -71,7 +71,7 @@ export function newestFirst(a: RunRecord, b: RunRecord): number {
 /** All run records, newest result first (newestFirst). Unreadable files are skipped (a record is only history). */
 export async function readRunRecords(storeRoot: string): Promise<RunRecord[]> {
   const dir = join(storeRoot, 'runs');
-  const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => n.endsWith('.json')).sort().reverse();
+  const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => n.endsWith('.json'));
   const records: RunRecord[] = [];
   for (const name of names) {
     try {

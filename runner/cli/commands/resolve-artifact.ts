@@ -9,9 +9,7 @@
  * file made for an experiment keeps its `name:`, so the newest record may be the copy's.
  */
 import type { KeyHash } from '../../../artifacts/hash.js';
-import { existsSync, readFileSync } from 'node:fs';
-import { basename, extname } from 'node:path';
-import { parse } from 'yaml';
+import { existsSync } from 'node:fs';
 import type { ArtifactReader, Manifest } from '../../../artifacts/store.js';
 import { readRunRecords, type RunRecord } from '../../execute/run-records.js';
 import { computeStatus } from '../../execute/status.js';
@@ -19,19 +17,6 @@ import { selectTargets } from '../../plan/plan.js';
 import { backendChoice, planFile, previousRuns, type CommonFlags } from '../context.js';
 import { age } from '../format.js';
 import { UsageError } from '../usage-error.js';
-
-/** A pipeline's name as the runner records it: its `name:`, else the file name without extension. */
-export function pipelineName(file: string): string {
-  if (!existsSync(file)) throw new UsageError(`pipeline file ${file} not found`);
-  let doc: unknown;
-  try {
-    doc = parse(readFileSync(file, 'utf8'));
-  } catch (error) {
-    throw new UsageError(`${file}: not valid YAML (${(error as Error).message.split('\n')[0]})`);
-  }
-  const name = doc && typeof doc === 'object' ? (doc as Record<string, unknown>)['name'] : undefined;
-  return typeof name === 'string' && name ? name : basename(file, extname(file));
-}
 
 /** Splits `pipelines/x.yaml:stage` into file and stage; undefined for anything else. */
 export function splitReference(target: string): { file: string; stage: string } | undefined {
@@ -55,15 +40,19 @@ function pick(candidates: readonly Candidate[], records: readonly RunRecord[], p
   return [...candidates].sort((a, b) => b.manifest.finished_at.localeCompare(a.manifest.finished_at))[0];
 }
 
-/** The key of `stage` as `file` defines it now, when that artifact is in the store (fresh); else undefined. */
-async function freshKeyOf(file: string, stage: string, root: string, store: ArtifactReader, flags: CommonFlags): Promise<KeyHash | undefined> {
+/**
+ * What `file` defines now: its pipeline's name, as the runner records it (the loader's rule), and
+ * `stage`'s key when that artifact is in the store (fresh).
+ */
+async function definedBy(file: string, stage: string, root: string, store: ArtifactReader, flags: CommonFlags): Promise<{ name: string; fresh?: KeyHash }> {
   if (!existsSync(file)) throw new UsageError(`pipeline file ${file} not found`);
   const planned = await planFile(file, flags);
-  if (!planned.byName.has(stage)) return undefined;
+  const name = planned.pipeline.name;
+  if (!planned.byName.has(stage)) return { name };
   const selection = selectTargets(planned, [stage]).names;
-  const states = await computeStatus(planned, store, await previousRuns(root, planned.pipeline.name), backendChoice(flags, planned), selection);
+  const states = await computeStatus(planned, store, await previousRuns(root, name), backendChoice(flags, planned), selection);
   const state = states.find((s) => s.stage === stage);
-  return state?.state === 'fresh' ? state.key : undefined;
+  return state?.state === 'fresh' ? { name, fresh: state.key } : { name };
 }
 
 export async function resolveArtifact(target: string, root: string, store: ArtifactReader, options: { pipeline?: string; flags?: CommonFlags } = {}): Promise<KeyHash> {
@@ -76,11 +65,12 @@ export async function resolveArtifact(target: string, root: string, store: Artif
   }
   const stage = reference?.stage ?? target;
   const pipelineFile = reference?.file ?? options.pipeline;
+  let wanted: string | undefined;
   if (pipelineFile !== undefined) {
-    const fresh = await freshKeyOf(pipelineFile, stage, root, store, options.flags ?? {});
-    if (fresh !== undefined) return fresh;
+    const defined = await definedBy(pipelineFile, stage, root, store, options.flags ?? {});
+    if (defined.fresh !== undefined) return defined.fresh;
+    wanted = defined.name;
   }
-  const wanted = pipelineFile === undefined ? undefined : pipelineName(pipelineFile);
 
   const records = await readRunRecords(root);
   const fileOf = new Map<string, string>();
