@@ -5,6 +5,7 @@
  */
 import type { JsonSchema, JsonValue, Params, StageDefinition } from '../../stages/types.js';
 import { didYouMean, type Diagnostic, type Location } from '../diagnostics.js';
+import { canonicalJson } from '../../artifacts/hash.js';
 import { parseRef } from './expand.js';
 import { checkSchema } from './schema-check.js';
 import type { JsonPath } from './source.js';
@@ -54,6 +55,7 @@ export function resolveStages(config: PipelineConfig, registry: StageRegistry, d
       definition,
       impl: params.impl,
       params: params.values,
+      keyParams: params.keyParams,
       provenance: params.provenance,
       inputs,
       ...(stage.variant ? { variant: stage.variant } : {}),
@@ -68,7 +70,7 @@ function resolveParams(
   stage: StageConfig,
   definition: StageDefinition,
   diagnostics: Diagnostic[],
-): { values: Params; provenance: Record<string, Provenance>; impl: string } | undefined {
+): { values: Params; keyParams: Params; provenance: Record<string, Provenance>; impl: string } | undefined {
   const kindDefaults = config.defaults[stage.kind] ?? {};
   const merged: Record<string, JsonValue> = { ...kindDefaults, ...stage.params };
   const provenance: Record<string, Provenance> = {};
@@ -107,7 +109,25 @@ function resolveParams(
   }
   if (problems.length) return undefined;
   for (const key of Object.keys(value)) provenance[key] ??= { source: 'schema-default' };
-  return { values: value, provenance, impl };
+  return { values: value, keyParams: keyParamsOf(schema, value), provenance, impl };
+}
+
+/**
+ * The params that join the cache key: all of them, except a param whose schema property is marked
+ * `"x-key-omit-at-default": true` while it holds that default. The mark is for params added after
+ * models were trained whose default reproduces the behaviour from before they existed (an
+ * augmentation that is off): adding one must not retrain every cached model of that kind, and
+ * setting it to anything else still changes the key.
+ */
+export function keyParamsOf(schema: JsonSchema, params: Params): Params {
+  const props = (schema['properties'] ?? {}) as Record<string, { default?: JsonValue; 'x-key-omit-at-default'?: boolean }>;
+  const out: Record<string, JsonValue> = {};
+  for (const [key, value] of Object.entries(params)) {
+    const prop = props[key];
+    if (prop?.['x-key-omit-at-default'] === true && prop.default !== undefined && canonicalJson(value) === canonicalJson(prop.default)) continue;
+    out[key] = value;
+  }
+  return out;
 }
 
 function resolveInputs(

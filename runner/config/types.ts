@@ -61,6 +61,8 @@ export interface PlannedStage {
   /** Implementation version that joins the key, e.g. "train@1+cnn@2". */
   readonly impl: string;
   readonly params: Params;
+  /** `params` less those marked `x-key-omit-at-default` that hold their default: what joins the key (resolve.ts). */
+  readonly keyParams: Params;
   readonly provenance: Readonly<Record<string, Provenance>>;
   readonly inputs: Readonly<Record<string, PlannedInput>>;
   readonly variant?: Readonly<Record<string, JsonValue>>;

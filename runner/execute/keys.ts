@@ -19,6 +19,6 @@ export async function externalFileHashes(stage: PlannedStage, memo: FileHashMemo
  * the manifest but kept out of the key, so installing tfjs-node does not silently retrain everything.
  */
 export function keyRecordFor(stage: PlannedStage, inputHashes: Record<string, ContentHash | ContentHash[]>, files: Record<string, string>, backend: string): KeyRecord {
-  const params = stage.definition.usesBackend ? { ...stage.params, __backend: backend } : stage.params;
+  const params = stage.definition.usesBackend ? { ...stage.keyParams, __backend: backend } : stage.keyParams;
   return { format: KEY_FORMAT, kind: stage.kind, impl: stage.impl, params, inputs: inputHashes, files, ...(stage.code ? { code: stage.code } : {}) };
 }

@@ -83,6 +83,27 @@ describe('planning', () => {
   });
 });
 
+describe('cache-key params', () => {
+  const TRAIN = `${BASE}  train: { kind: train, inputs: { data: split-img }, params: { model: cnn, epochs: 1 } }
+`;
+  it('leave out a param marked x-key-omit-at-default while it holds its default, so adding it kept every cached key', async () => {
+    const train = (await planText(TRAIN)).byName.get('train')!;
+    // The code still reads it (filled by the schema), but the key sees the params from before it existed.
+    expect(train.params['augment_erase']).toBe(0);
+    expect(train.keyParams).not.toHaveProperty('augment_erase');
+    expect(train.keyParams).toEqual(Object.fromEntries(Object.entries(train.params).filter(([key]) => key !== 'augment_erase')));
+    // Written at its default, the key is the same; any other value joins the key.
+    expect((await planText(TRAIN, ['train.augment_erase=0'])).byName.get('train')!.keyParams).toEqual(train.keyParams);
+    expect((await planText(TRAIN, ['train.augment_erase=0.5'])).byName.get('train')!.keyParams['augment_erase']).toBe(0.5);
+  });
+
+  it('keep every unmarked param, defaults included', async () => {
+    const p = await planText(TRAIN);
+    for (const stage of p.stages.filter((s) => s.kind !== 'train')) expect(stage.keyParams).toEqual(stage.params);
+    expect(p.byName.get('train')!.keyParams['augment_shift']).toBe(0);
+  });
+});
+
 describe('sweeps', () => {
   const SWEEP = (matrix: string): string => `stages:
   load: { kind: load }

@@ -49,6 +49,43 @@ function augment(buf: Float32Array, b: number, shape: readonly number[], o: Trai
   }
 }
 
+/**
+ * Random erasing (Zhong et al. 2017, "Random Erasing Data Augmentation"), per image in place on an
+ * NHWC batch: with probability p, one rectangle of 2–40% of the image's area and aspect ratio
+ * 0.3–3.3 (log-uniform, so tall and wide are equally likely) is filled with uniform noise over the
+ * image's own value range, which suits both scaled and standardized inputs. As in the paper, a
+ * rectangle that does not fit is drawn again (up to 10 tries). Exported for its unit test.
+ */
+export function erase(buf: Float32Array, b: number, shape: readonly number[], p: number, rng: Rng): void {
+  const [h = 1, w = 1, c = 1] = shape;
+  const size = h * w * c;
+  for (let i = 0; i < b; i++) {
+    if (rng.next() >= p) continue;
+    const img = buf.subarray(i * size, (i + 1) * size);
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const area = h * w * (0.02 + rng.next() * 0.38);
+      const aspect = Math.exp(Math.log(0.3) + rng.next() * (Math.log(1 / 0.3) - Math.log(0.3)));
+      const eh = Math.round(Math.sqrt(area * aspect));
+      const ew = Math.round(Math.sqrt(area / aspect));
+      if (eh < 1 || ew < 1 || eh > h || ew > w) continue;
+      const y0 = rng.int(h - eh + 1);
+      const x0 = rng.int(w - ew + 1);
+      let lo = Infinity;
+      let hi = -Infinity;
+      for (const v of img) {
+        if (v < lo) lo = v;
+        if (v > hi) hi = v;
+      }
+      for (let y = y0; y < y0 + eh; y++) {
+        for (let x = x0; x < x0 + ew; x++) {
+          for (let k = 0; k < c; k++) img[(y * w + x) * c + k] = lo + rng.next() * (hi - lo);
+        }
+      }
+      break;
+    }
+  }
+}
+
 /** Validation loss/accuracy from batched inference (inference mode: no dropout, BN moving stats). */
 async function evaluate(tf: typeof TF, model: TF.LayersModel, data: Dataset): Promise<{ loss: number; accuracy: number }> {
   const score = new ProbabilityScore();
@@ -85,6 +122,7 @@ export async function trainLoop(
   const stepsPerEpoch = Math.ceil(n / bs);
   const totalSteps = o.epochs * stepsPerEpoch;
   const augmenting = sampleShape.length === 3 && (o.augmentShift > 0 || o.augmentFlip);
+  const erasing = sampleShape.length === 3 && o.augmentErase > 0;
   // Photo-like perturbations work on 28×28 single-channel images in [0,1], as the augment stage does.
   const photo = o.augmentPhoto > 0 && rowSize === 784 ? perturbParams() : undefined;
   const random = (): number => rng.next();
@@ -134,6 +172,8 @@ export async function trainLoop(
           yb[i] = train.y[src]!;
         }
         if (augmenting) augment(xb, b, sampleShape, o, rng, tmp);
+        // Draws from the rng only when on, so trainings without it keep their exact stream.
+        if (erasing) erase(xb, b, sampleShape, o.augmentErase, rng);
         if (photo) {
           for (let i = 0; i < b; i++) {
             if (rng.next() >= o.augmentPhoto) continue;

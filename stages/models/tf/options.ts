@@ -25,6 +25,8 @@ export interface TrainOptions {
   readonly augmentFlip: boolean;
   /** Share of training images given a photo-like perturbation each time they are drawn (0 = off). */
   readonly augmentPhoto: number;
+  /** Probability of random erasing per image draw (0 = off). */
+  readonly augmentErase: number;
   /** Shards per batch, each normalised and differentiated on its own (data-parallel.ts). */
   readonly batchShards: number;
   readonly seed: number;
@@ -33,7 +35,7 @@ export interface TrainOptions {
 /** Training params every tfjs model reads; defined once in schemas/models/training.schema.json. */
 export const TRAINING_PARAMS = ['epochs', 'batch_size', 'optimizer', 'learning_rate', 'momentum', 'lr_schedule', 'lr_step_epochs', 'lr_step_gamma', 'early_stopping_patience', 'restore_best_weights', 'batch_shards', 'seed'] as const;
 /** Augmentation params, only in the image models' schemas. */
-export const AUGMENT_PARAMS = ['augment_shift', 'augment_flip', 'augment_photo'] as const;
+export const AUGMENT_PARAMS = ['augment_shift', 'augment_flip', 'augment_photo', 'augment_erase'] as const;
 export type TrainingParam = (typeof TRAINING_PARAMS)[number];
 export type AugmentParam = (typeof AUGMENT_PARAMS)[number];
 
@@ -54,6 +56,7 @@ export function trainOptions(p: Resolved<TrainingParam> | Resolved<TrainingParam
     augmentShift: augment ? Math.max(0, Math.round(num(augment, 'augment_shift'))) : 0,
     augmentFlip: augment ? bool(augment, 'augment_flip') : false,
     augmentPhoto: augment ? num(augment, 'augment_photo') : 0,
+    augmentErase: augment ? num(augment, 'augment_erase') : 0,
     batchShards: Math.max(1, Math.round(num(p, 'batch_shards'))),
     seed: Math.round(num(p, 'seed')),
   };
