@@ -34,3 +34,11 @@ export function loadSchema(name: string): JsonSchema {
   }
   return schema;
 }
+
+/**
+ * pipe's own schema keyword, on a param's property next to its `default`: while the param holds
+ * that default it stays out of the cache key (runner/config/resolve.ts keyParamsOf). Declared to
+ * ajv so strict compilation knows it and checks that its value is a boolean.
+ */
+export const KEY_OMIT_AT_DEFAULT = 'x-key-omit-at-default';
+export const PIPE_KEYWORDS = [{ keyword: KEY_OMIT_AT_DEFAULT, schemaType: 'boolean' }] as const;

@@ -6,6 +6,7 @@
 import type { JsonSchema, JsonValue, Params, StageDefinition } from '../../stages/types.js';
 import { didYouMean, type Diagnostic, type Location } from '../diagnostics.js';
 import { canonicalJson } from '../../artifacts/hash.js';
+import { KEY_OMIT_AT_DEFAULT } from '../../stages/schema.js';
 import { parseRef } from './expand.js';
 import { checkSchema } from './schema-check.js';
 import type { JsonPath } from './source.js';
@@ -120,11 +121,11 @@ function resolveParams(
  * setting it to anything else still changes the key.
  */
 export function keyParamsOf(schema: JsonSchema, params: Params): Params {
-  const props = (schema['properties'] ?? {}) as Record<string, { default?: JsonValue; 'x-key-omit-at-default'?: boolean }>;
+  const props = (schema['properties'] ?? {}) as Record<string, { default?: JsonValue; [KEY_OMIT_AT_DEFAULT]?: boolean }>;
   const out: Record<string, JsonValue> = {};
   for (const [key, value] of Object.entries(params)) {
     const prop = props[key];
-    if (prop?.['x-key-omit-at-default'] === true && prop.default !== undefined && canonicalJson(value) === canonicalJson(prop.default)) continue;
+    if (prop?.[KEY_OMIT_AT_DEFAULT] === true && prop.default !== undefined && canonicalJson(value) === canonicalJson(prop.default)) continue;
     out[key] = value;
   }
   return out;

@@ -1,11 +1,12 @@
 /** ajv wrapper: compiles each schema once and turns errors into located, actionable messages. */
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { JsonSchema } from '../../stages/types.js';
-import { loadSchema } from '../../stages/schema.js';
+import { loadSchema, PIPE_KEYWORDS } from '../../stages/schema.js';
 import { closest, didYouMean } from '../diagnostics.js';
 import type { JsonPath } from './source.js';
 
 const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, verbose: true });
+for (const keyword of PIPE_KEYWORDS) ajv.addKeyword({ ...keyword });
 // The model schemas refer to the shared training params by this relative name (editors resolve it
 // next to the file; ajv by the key given here).
 ajv.addSchema(loadSchema('models/training'), 'training.schema.json');

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeNpy } from '../../artifacts/npy.js';
 import { getModel, MODELS, UnknownModelError } from '../../stages/models/index.js';
 import { learningRateAt, TRAINING_PARAMS, trainOptions, withDefaults } from '../../stages/models/tf/options.js';
-import { loadSchema } from '../../stages/schema.js';
+import { loadSchema, PIPE_KEYWORDS } from '../../stages/schema.js';
 import type { JsonValue } from '../../stages/types.js';
 import type { Dataset, FitContext, ModelDefinition, TrainedModel } from '../../stages/models/types.js';
 import { initTf, type BackendName } from '../../stages/tf/backend.js';
@@ -94,6 +94,7 @@ describe('registry and schemas', () => {
 
   it('schemas compile, describe and default every property, and accept {}', () => {
     const ajv = new Ajv({ useDefaults: true, strict: true });
+    for (const keyword of PIPE_KEYWORDS) ajv.addKeyword({ ...keyword });
     const shared = loadSchema('models/training');
     ajv.addSchema(shared, 'training.schema.json');
     const sharedDefs = (shared as { $defs: Record<string, { description?: string }> }).$defs;
