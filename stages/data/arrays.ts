@@ -92,11 +92,17 @@ export async function classNames(input: InputArtifact, k: number): Promise<strin
  * robustness) need a fixed black and white, and name the file and the fix in their own words.
  */
 export function outsideUnitRange(x: Float32Array): [number, number] | undefined {
+  const [lo, hi] = valueRange(x);
+  return lo < -1e-6 || hi > 1 + 1e-6 ? [lo, hi] : undefined;
+}
+
+/** The smallest and largest value of x ([Infinity, -Infinity] when empty). */
+export function valueRange(x: Float32Array): [number, number] {
   let lo = Infinity;
   let hi = -Infinity;
   for (const v of x) {
     if (v < lo) lo = v;
     if (v > hi) hi = v;
   }
-  return lo < -1e-6 || hi > 1 + 1e-6 ? [lo, hi] : undefined;
+  return [lo, hi];
 }

@@ -7,6 +7,7 @@
 import type * as TF from '@tensorflow/tfjs';
 import type { Dataset, EpochRecord, FitContext } from '../types.js';
 import { perturb, perturbParams } from '../../augment.js';
+import { valueRange } from '../../data/arrays.js';
 import { DataParallelStep } from './data-parallel.js';
 import { learningRateAt, type TrainOptions } from './options.js';
 import { Rng } from './prng.js';
@@ -70,12 +71,7 @@ export function erase(buf: Float32Array, b: number, shape: readonly number[], p:
       if (eh < 1 || ew < 1 || eh > h || ew > w) continue;
       const y0 = rng.int(h - eh + 1);
       const x0 = rng.int(w - ew + 1);
-      let lo = Infinity;
-      let hi = -Infinity;
-      for (const v of img) {
-        if (v < lo) lo = v;
-        if (v > hi) hi = v;
-      }
+      const [lo, hi] = valueRange(img);
       for (let y = y0; y < y0 + eh; y++) {
         for (let x = x0; x < x0 + ew; x++) {
           for (let k = 0; k < c; k++) img[(y * w + x) * c + k] = lo + rng.next() * (hi - lo);
