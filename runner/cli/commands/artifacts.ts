@@ -27,7 +27,7 @@ export async function lsCommand(flags: CommonFlags & { json?: boolean }, write: 
 export async function showCommand(target: string, flags: CommonFlags & { json?: boolean; pipeline?: string }, write: Output): Promise<number> {
   const root = storeRoot(flags);
   const store = await openReader(root);
-  const key = await resolveArtifact(target, root, store, flags.pipeline === undefined ? { flags } : { pipeline: flags.pipeline, flags });
+  const key = await resolveArtifact(target, root, store, flags);
   const manifest = await store.readManifest(key);
   if (!manifest) throw new UsageError(`artifact ${key} has no readable manifest`);
   const dir = store.artifactDir(key);

@@ -71,7 +71,7 @@ export async function predictCommand(
   if (!Number.isInteger(topK) || topK < 1) throw new UsageError(`--top must be a positive integer (got "${flags.top}")`);
   const root = storeRoot(flags);
   const store = await openReader(root);
-  const key = await resolveArtifact(target, root, store, flags.pipeline === undefined ? { flags } : { pipeline: flags.pipeline, flags });
+  const key = await resolveArtifact(target, root, store, flags);
   const manifest = await store.readManifest(key);
   const dir = store.artifactDir(key);
   if (!manifest || modelNameOf(manifest, dir) === undefined) {

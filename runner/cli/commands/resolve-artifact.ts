@@ -55,19 +55,20 @@ async function definedBy(file: string, stage: string, root: string, store: Artif
   return state?.state === 'fresh' ? { name, fresh: state.key } : { name };
 }
 
-export async function resolveArtifact(target: string, root: string, store: ArtifactReader, options: { pipeline?: string; flags?: CommonFlags } = {}): Promise<KeyHash> {
+/** `flags` are the command's: `pipeline` (--pipeline FILE) and what planning that file needs (--set, --backend). */
+export async function resolveArtifact(target: string, root: string, store: ArtifactReader, flags: CommonFlags & { readonly pipeline?: string } = {}): Promise<KeyHash> {
   const keys = await store.keys();
   const reference = splitReference(target);
-  if (!reference && options.pipeline === undefined && /^[0-9a-f]{4,64}$/.test(target)) {
+  if (!reference && flags.pipeline === undefined && /^[0-9a-f]{4,64}$/.test(target)) {
     const byPrefix = keys.filter((k) => k.startsWith(target));
     if (byPrefix.length === 1) return byPrefix[0]!;
     if (byPrefix.length > 1) throw new UsageError(`"${target}" matches ${byPrefix.length} artifacts; give more characters`);
   }
   const stage = reference?.stage ?? target;
-  const pipelineFile = reference?.file ?? options.pipeline;
+  const pipelineFile = reference?.file ?? flags.pipeline;
   let wanted: string | undefined;
   if (pipelineFile !== undefined) {
-    const defined = await definedBy(pipelineFile, stage, root, store, options.flags ?? {});
+    const defined = await definedBy(pipelineFile, stage, root, store, flags);
     if (defined.fresh !== undefined) return defined.fresh;
     wanted = defined.name;
   }
