@@ -81,6 +81,7 @@ async function trainThroughput(tf: typeof TF, model: TF.LayersModel, steps: numb
     batchSize: BATCH,
     sampleShape: [28, 28, 1],
     numClasses: 10,
+    labelSmoothing: 0,
     backend: tf.getBackend(),
     log: (m) => console.error(m),
   });

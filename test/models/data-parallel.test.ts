@@ -102,6 +102,17 @@ describe.skipIf(!existsSync(compiled('cnn')))('data-parallel training on helper 
     expect(await probs(two.trained)).toEqual(await probs(one.trained));
   });
 
+  it('label smoothing reaches the helper threads: 2 threads equal 1, and both differ from one-hot targets', async () => {
+    const params = { filters: [8], dense_units: 16, batch_shards: 2 };
+    const smoothOne = await fit('cnn', { ...params, label_smoothing: 0.1 }, 1);
+    const smoothTwo = await fit('cnn', { ...params, label_smoothing: 0.1 }, 2);
+    const plain = await fit('cnn', params, 2);
+    expect(smoothTwo.trained.timings?.['threads']).toBe(2);
+    const p1 = await probs(smoothOne.trained);
+    expect(await probs(smoothTwo.trained)).toEqual(p1);
+    expect(await probs(plain.trained)).not.toEqual(p1);
+  });
+
   it('the shard count is part of the recipe: 1 shard (whole-batch statistics) trains differently from 2', async () => {
     const params = { filters: [8], dense_units: 16 };
     const whole = await fit('cnn', { ...params, batch_shards: 1 }, 1);

@@ -91,10 +91,18 @@ describe('cache-key params', () => {
     // The code still reads it (filled by the schema), but the key sees the params from before it existed.
     expect(train.params['augment_erase']).toBe(0);
     expect(train.keyParams).not.toHaveProperty('augment_erase');
-    expect(train.keyParams).toEqual(Object.fromEntries(Object.entries(train.params).filter(([key]) => key !== 'augment_erase')));
+    const marked = new Set(['augment_erase', 'label_smoothing']);
+    expect(train.keyParams).toEqual(Object.fromEntries(Object.entries(train.params).filter(([key]) => !marked.has(key))));
     // Written at its default, the key is the same; any other value joins the key.
     expect((await planText(TRAIN, ['train.augment_erase=0'])).byName.get('train')!.keyParams).toEqual(train.keyParams);
     expect((await planText(TRAIN, ['train.augment_erase=0.5'])).byName.get('train')!.keyParams['augment_erase']).toBe(0.5);
+  });
+
+  it('label_smoothing is marked too: out of the key at 0 (every cached network keeps its key), in it otherwise', async () => {
+    const train = (await planText(TRAIN)).byName.get('train')!;
+    expect(train.params['label_smoothing']).toBe(0);
+    expect(train.keyParams).not.toHaveProperty('label_smoothing');
+    expect((await planText(TRAIN, ['train.label_smoothing=0.1'])).byName.get('train')!.keyParams['label_smoothing']).toBe(0.1);
   });
 
   it('keep every unmarked param, defaults included', async () => {

@@ -27,6 +27,8 @@ export interface DataParallelOptions {
   readonly batchSize: number;
   readonly sampleShape: readonly number[];
   readonly numClasses: number;
+  /** Label-smoothing epsilon of the loss, which every shard must use alike. */
+  readonly labelSmoothing: number;
   /** The TensorFlow.js backend every helper starts (the training thread's). */
   readonly backend: string;
   log(message: string): void;
@@ -52,6 +54,7 @@ export interface HelperData {
   readonly backend: string;
   readonly sampleShape: readonly number[];
   readonly numClasses: number;
+  readonly labelSmoothing: number;
   readonly batchX: Float32Array;
   readonly batchY: Int32Array;
   /** The step's weights: trainable values, then the moving statistics the step starts from. */
@@ -103,7 +106,7 @@ export class DataParallelStep {
     this.rowSize = options.sampleShape.reduce((a, b) => a * b, 1);
     const shared = script !== undefined;
     const floats = (n: number): Float32Array => (shared ? new Float32Array(new SharedArrayBuffer(4 * n)) : new Float32Array(n));
-    this.computer = new ShardComputer(tf, model, options.sampleShape, options.numClasses);
+    this.computer = new ShardComputer(tf, model, options.sampleShape, options.numClasses, options.labelSmoothing);
     const { trainable, state } = this.computer.layout;
     this.width = trainable + state;
     this.batchX = floats(options.batchSize * this.rowSize);
@@ -259,6 +262,7 @@ export class DataParallelStep {
       backend: this.options.backend,
       sampleShape: this.options.sampleShape,
       numClasses: this.options.numClasses,
+      labelSmoothing: this.options.labelSmoothing,
       batchX: this.batchX,
       batchY: this.batchY,
       weights: this.weights,

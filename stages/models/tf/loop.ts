@@ -132,6 +132,7 @@ export async function trainLoop(
     batchSize: bs,
     sampleShape,
     numClasses: train.numClasses,
+    labelSmoothing: o.labelSmoothing,
     backend: tf.getBackend(),
     log: (m) => ctx.log(m),
   });

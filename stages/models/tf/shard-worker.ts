@@ -17,7 +17,7 @@ const send = (reply: HelperReply): void => port?.postMessage(reply);
 async function start(): Promise<ShardComputer> {
   const { tf } = await initTf(data.backend as BackendName);
   const model = await tf.models.modelFromJSON({ modelTopology: data.topology as TF.io.ModelJSON['modelTopology'] });
-  return new ShardComputer(tf, model, data.sampleShape, data.numClasses);
+  return new ShardComputer(tf, model, data.sampleShape, data.numClasses, data.labelSmoothing);
 }
 
 start().then(

@@ -9,9 +9,19 @@
 import type * as TF from '@tensorflow/tfjs';
 import { EPS } from '../../evaluate/metrics.js';
 
-/** Mean categorical cross-entropy of softmax outputs, clipped like Keras. */
-export function crossEntropy(tf: typeof TF, probs: TF.Tensor, oneHot: TF.Tensor): TF.Scalar {
-  return tf.neg(tf.mean(tf.sum(tf.mul(oneHot, tf.log(tf.clipByValue(probs, EPS, 1 - EPS))), 1))) as TF.Scalar;
+/** Mean categorical cross-entropy of softmax outputs against target distributions, clipped like Keras. */
+export function crossEntropy(tf: typeof TF, probs: TF.Tensor, targets: TF.Tensor): TF.Scalar {
+  return tf.neg(tf.mean(tf.sum(tf.mul(targets, tf.log(tf.clipByValue(probs, EPS, 1 - EPS))), 1))) as TF.Scalar;
+}
+
+/**
+ * Training targets: one-hot labels, or with label smoothing `epsilon` (1 - epsilon) on the true
+ * class plus epsilon / K on every class. At 0 the one-hot tensor itself is returned (not a
+ * product with 1), so trainings without smoothing keep their exact numbers.
+ */
+export function trainingTargets(tf: typeof TF, labels: TF.Tensor1D, numClasses: number, epsilon: number): TF.Tensor {
+  const oneHot = tf.oneHot(labels, numClasses);
+  return epsilon > 0 ? tf.add(tf.mul(oneHot, 1 - epsilon), epsilon / numClasses) : oneHot;
 }
 
 /** Where each variable lives in a flat Float32 vector: trainable weights first, then the others. */
@@ -60,6 +70,8 @@ export class ShardComputer {
     private readonly model: TF.LayersModel,
     private readonly sampleShape: readonly number[],
     private readonly numClasses: number,
+    /** Label-smoothing epsilon of the loss (0 = one-hot targets). */
+    private readonly labelSmoothing: number,
   ) {
     this.layout = layoutOf(model);
     this.rowSize = sampleShape.reduce((a, b) => a * b, 1);
@@ -113,7 +125,7 @@ export class ShardComputer {
       const probs = this.model.apply(xs, { training: true }) as TF.Tensor;
       // Kept so it outlives the gradient scope; disposed below.
       correct = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(probs, 1), labels), 'float32')));
-      const ce = crossEntropy(tf, probs, tf.oneHot(labels, this.numClasses));
+      const ce = crossEntropy(tf, probs, trainingTargets(tf, labels, this.numClasses, this.labelSmoothing));
       const regs = this.model.calculateLosses();
       return regs.length ? (tf.addN([ce, ...regs]) as TF.Scalar) : ce;
     }, this.trainable);
