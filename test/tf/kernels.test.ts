@@ -5,6 +5,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type * as TF from '@tensorflow/tfjs';
 import { initTf } from '../../stages/tf/backend.js';
+import { BATCH_NORM_GRAD, batchNormGradKernels } from '../../stages/tf/kernels/batch_norm_grad.js';
 import { registerWasmTrainingKernels, WASM_TRAINING_KERNELS } from '../../stages/tf/kernels/index.js';
 import { simdRoutines } from '../../stages/tf/kernels/wasm_simd.js';
 import { OUR_KERNEL } from '../../stages/tf/kernels/wasm_util.js';
@@ -203,6 +204,104 @@ describe('Relu gradient (PipeReluGrad)', () => {
     });
     expect(profile.kernelNames).toContain('PipeReluGrad');
     expect(profile.kernelNames).not.toContain('Step');
+  });
+});
+
+/**
+ * Runs `fn` on wasm with tfjs' own composite FusedBatchNorm gradient: without the PipeBatchNormGrad
+ * kernel our gradient falls back to it, exactly as on a backend that lacks the kernel.
+ */
+async function withCompositeBatchNormGrad<T>(fn: () => Promise<T>): Promise<T> {
+  tf.unregisterKernel(BATCH_NORM_GRAD, 'wasm');
+  try {
+    return await fn();
+  } finally {
+    for (const config of batchNormGradKernels) tf.registerKernel(config);
+  }
+}
+
+/** Bit patterns, so -0 vs 0 and NaN payloads count as differences. */
+const bits = (xs: ArrayLike<number>) => Array.from(new Uint32Array(Float32Array.from(xs).buffer));
+
+describe('FusedBatchNorm gradient (PipeBatchNormGrad)', () => {
+  // [n, h, w, c]: rows (n·h·w) below, at and across the Sum kernel's 256-row blocks; c a multiple of 4;
+  // and [n, c], batch norm after a dense layer.
+  it.each([[1, 3, 5, 4], [2, 8, 16, 8], [3, 13, 11, 16], [5, 7, 9, 12], [16, 8]])('equals tfjs\' composite bit for bit on wasm for x %j', async (...shape) => {
+    const c = shape[shape.length - 1]!;
+    const x = values(shape.reduce((a, b) => a * b));
+    const w = values(x.length);
+    const [mean, variance, offset, scale] = [values(c), values(c).map((v) => v * v + 0.1), values(c), values(c)];
+    const grads = async () => {
+      await tf.setBackend('wasm');
+      const ts = [tf.tensor(x, shape), tf.tensor1d(mean), tf.tensor1d(variance), tf.tensor1d(offset), tf.tensor1d(scale)];
+      const wt = tf.tensor(w, shape);
+      const gs = tf.grads((...a: TF.Tensor[]) => tf.sum(tf.mul(tf.batchNorm(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, 1e-5), wt)))(ts);
+      const out = await Promise.all(gs.map(async (g) => ({ shape: g.shape, bits: bits(await g.data()) })));
+      tf.dispose([...ts, wt, ...gs]);
+      return out;
+    };
+    const want = await withCompositeBatchNormGrad(grads);
+    const got = await grads();
+    expect(got).toEqual(want);
+    // The fused route really ran: one kernel, and none of the composite's Tile.
+    const profile = await tf.profile(async () => { tf.dispose(await grads()); });
+    expect(profile.kernelNames).toContain(BATCH_NORM_GRAD);
+    expect(profile.kernelNames).not.toContain('Tile');
+  });
+
+  // tfjs' own gradient cannot run without a scale (it saves the missing tensor), and tf.batchNorm
+  // makes a rank-2 x (batch norm after a dense layer) 4-D, which the fused pass takes; so the
+  // fallback that matters is channels not a multiple of 4.
+  it.each([[[2, 3, 3, 3]], [[4, 5, 2, 6]]])('falls back to tfjs\' composite where the fused pass does not apply: x %j', async (shape) => {
+    const c = shape[shape.length - 1]!;
+    const data = [values(shape.reduce((a, b) => a * b)), values(c), values(c).map((v) => v * v + 0.1), values(c), values(c)] as const;
+    const grads = async () => {
+      await tf.setBackend('wasm');
+      const inputs = [tf.tensor(data[0], shape), ...data.slice(1).map((v) => tf.tensor1d(v))];
+      const gs = tf.grads((...a: TF.Tensor[]) => tf.sum(tf.square(tf.batchNorm(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, 1e-5))))(inputs);
+      const out = await Promise.all(gs.map(async (g) => ({ shape: g.shape, bits: bits(await g.data()) })));
+      tf.dispose([...inputs, ...gs]);
+      return out;
+    };
+    const profile = await tf.profile(async () => { tf.dispose(await grads()); });
+    expect(profile.kernelNames).not.toContain(BATCH_NORM_GRAD);
+    // The fallback is tfjs' composite itself, not an approximation of it.
+    expect(await grads()).toEqual(await withCompositeBatchNormGrad(grads));
+  });
+
+  it('leaves Adam training of a batch-norm CNN at real Fashion-MNIST shapes bit-identical', async () => {
+    await tf.setBackend('wasm');
+    // conv (no bias) -> BN -> ReLU twice, as the cnn model builds them; batch 64 of 28x28x1 images.
+    const model = tf.sequential();
+    [16, 32].forEach((filters, i) => {
+      if (i > 0) model.add(tf.layers.maxPooling2d({ poolSize: 2 }));
+      const init = tf.initializers.glorotUniform({ seed: 11 + i });
+      model.add(tf.layers.conv2d({ ...(i === 0 ? { inputShape: [28, 28, 1] } : {}), filters, kernelSize: 3, useBias: false, kernelInitializer: init }));
+      model.add(tf.layers.batchNormalization({ momentum: 0.9, epsilon: 1e-5 }));
+      model.add(tf.layers.activation({ activation: 'relu' }));
+    });
+    model.add(tf.layers.flatten());
+    model.add(tf.layers.dense({ units: 10, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: 13 }) }));
+    const initial = model.getWeights().map((t) => t.clone());
+    const xs = tf.tensor4d(values(64 * 28 * 28).map((v) => (v + 1) / 2), [64, 28, 28, 1]);
+    const ys = tf.oneHot(tf.tensor1d(Array.from({ length: 64 }, (_, i) => (i * 7) % 10), 'int32'), 10);
+    const train = async () => {
+      model.setWeights(initial);
+      const optimizer = tf.train.adam(1e-2);
+      model.compile({ optimizer, loss: 'categoricalCrossentropy' });
+      for (let step = 0; step < 3; step++) await model.trainOnBatch(xs, ys);
+      const weights = model.getWeights().map((t) => bits(t.dataSync()));
+      optimizer.dispose();
+      return weights;
+    };
+    const want = await withCompositeBatchNormGrad(train);
+    const got = await train();
+    expect(got.length).toBe(want.length);
+    got.forEach((w, i) => expect(w, `weight ${i}`).toEqual(want[i]));
+    // Training moved the weights, so the equality above compares real updates.
+    expect(bits(initial[0]!.dataSync())).not.toEqual(got[0]);
+    tf.dispose([xs, ys, ...initial]);
+    model.dispose();
   });
 });
 

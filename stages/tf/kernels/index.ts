@@ -9,14 +9,14 @@
  * - FusedBatchNorm: one SIMD scale-and-shift pass, batch_norm.ts.
  * - Identity (no copy), Tile (memmove), Sum/Mean over leading axes (SIMD): reduce_tile.ts.
  * - PipeReluGrad (new) and Relu's gradient through it: one pass instead of Step + Cast + Multiply, relu_grad.ts.
- *
- * Batch-norm training needs no missing kernel: FusedBatchNorm's gradient is built from Sub/Mul/Rsqrt/Sum/Tile,
- * all present on wasm (and checked against cpu by test/tf/kernels.test.ts).
+ * - PipeBatchNormGrad (new) and FusedBatchNorm's gradient through it: one pass instead of tfjs' composite
+ *   of Sub/Tile/Mul/Sum, bit-identical to it, batch_norm_grad.ts.
  */
 import '@tensorflow/tfjs-backend-wasm'; // registers the stock wasm kernels, which ours delegate to
 import * as tf from '@tensorflow/tfjs';
 import type { KernelConfig } from '@tensorflow/tfjs';
 import { batchNormKernels } from './batch_norm.js';
+import { batchNormGradKernels, registerBatchNormGradient } from './batch_norm_grad.js';
 import { convBackpropKernels } from './conv_backprop.js';
 import { matMulKernels } from './matmul.js';
 import { poolGradKernels } from './pool_grad.js';
@@ -25,7 +25,7 @@ import { registerReluGradient, reluGradKernels } from './relu_grad.js';
 import { OUR_KERNEL, rememberStockKernel, stockKernel } from './wasm_util.js';
 
 export const WASM_TRAINING_KERNELS: readonly KernelConfig[] = [
-  ...convBackpropKernels, ...poolGradKernels, ...matMulKernels, ...reduceTileKernels, ...batchNormKernels, ...reluGradKernels,
+  ...convBackpropKernels, ...poolGradKernels, ...matMulKernels, ...reduceTileKernels, ...batchNormKernels, ...reluGradKernels, ...batchNormGradKernels,
 ];
 
 /**
@@ -47,4 +47,5 @@ export function registerWasmTrainingKernels(): void {
     tf.registerKernel({ ...config, ...(setupFunc !== undefined ? { setupFunc } : {}) });
   }
   registerReluGradient();
+  registerBatchNormGradient();
 }

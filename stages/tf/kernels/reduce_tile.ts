@@ -75,6 +75,12 @@ function identity(args: Args): TensorInfo {
   return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
 }
 
+/**
+ * Rows summed in float32 before each float64 accumulation. Exported because PipeBatchNormGrad sums its
+ * per-channel gradients in the same blocks, to equal this Sum kernel bit for bit.
+ */
+export const SUM_BLOCK_ROWS = 256;
+
 let acc = new Float64Array(0);
 
 /** Sum (or mean) over a leading run of axes; null when the reduction has another shape. */
@@ -96,7 +102,7 @@ function reduceLeading(args: Args, mean: boolean): TensorInfo | null {
   const simd = simdRoutines(backend.wasm);
   if (simd && cols % 4 === 0) {
     // SIMD float32 sums over blocks of rows, blocks added up in float64 so long reductions stay accurate.
-    const block = 256;
+    const block = SUM_BLOCK_ROWS;
     const partial = backend.makeOutput([cols], 'float32');
     const partialAt = heapOffset(backend, partial);
     const xAt = heapOffset(backend, x);

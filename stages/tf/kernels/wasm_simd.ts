@@ -63,6 +63,7 @@ const f32x4Gt = simd(0x44);
 const vzero = simd(0x0c, ...new Array<number>(16).fill(0)); // v128.const 0
 const vsigns = simd(0x0c, ...[0, 0, 0, 0x80, 0, 0, 0, 0x80, 0, 0, 0, 0x80, 0, 0, 0, 0x80]); // f32 sign bits
 const f32x4Add = simd(0xe4);
+const f32x4Sub = simd(0xe5);
 const f32x4Mul = simd(0xe6);
 const shuffle = (lanes: number[]) => simd(0x0d, ...lanes.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]));
 
@@ -185,6 +186,44 @@ function reluGrad(): Fn {
   return { name: 'reluGrad', params: 4, i32Locals: 1, v128Locals: 1, body };
 }
 
+/**
+ * batchNormGrad(x, dy, dx, coef, partial, rows, cols): FusedBatchNorm's gradient for `rows` rows of
+ * `cols` channels in one pass, the same float32 operations in the same order as tfjs' composite formula
+ * (FusedBatchNorm_grad.js), so results match it bit for bit. coef holds five per-channel vectors
+ * [mean | r | scale | -r | -r³/2], r = 1/sqrt(variance + eps). Per element, with xm = x - mean:
+ *   dx = (dy·r)·scale, and added into the four partial rows [4, cols]:
+ *   (-r)·(dy·scale), (-r³/2·xm)·(dy·scale), dy·(xm·r), dy
+ * (the mean, variance, scale and offset gradients before the sum over rows). Partials are added row by
+ * row, as sumRows adds (the caller sums blocks of rows the way the Sum kernel does).
+ */
+function batchNormGrad(): Fn {
+  const [X, DY, DX, COEF, PART, ROWS, COLS] = [0, 1, 2, 3, 4, 5, 6];
+  const [R, K, C4, CB, J] = [7, 8, 9, 10, 11];
+  const [VX, VDY, VXM, VDYS, VR] = [12, 13, 14, 15, 16];
+  const at = (base: number, vectors: number) => [...get(base), ...get(CB), ...i32(vectors), ...mul, ...add, ...get(J), ...add];
+  const coef = (v: number) => [...at(COEF, v), ...vload];
+  const accumulate = (row: number, value: number[]) => [...at(PART, row), ...at(PART, row), ...vload, ...value, ...f32x4Add, ...vstore];
+  const channelGroup = [
+    ...get(X), ...vload, ...set(VX),
+    ...get(DY), ...vload, ...set(VDY),
+    ...get(VX), ...coef(0), ...f32x4Sub, ...set(VXM),
+    ...get(VDY), ...coef(2), ...f32x4Mul, ...set(VDYS),
+    ...coef(1), ...set(VR),
+    ...get(DX), ...get(VDY), ...get(VR), ...f32x4Mul, ...coef(2), ...f32x4Mul, ...vstore,
+    ...accumulate(0, [...coef(3), ...get(VDYS), ...f32x4Mul]),
+    ...accumulate(1, [...coef(4), ...get(VXM), ...f32x4Mul, ...get(VDYS), ...f32x4Mul]),
+    ...accumulate(2, [...get(VDY), ...get(VXM), ...get(VR), ...f32x4Mul, ...f32x4Mul]),
+    ...accumulate(3, get(VDY)),
+    ...bump(X, i32(16)), ...bump(DY, i32(16)), ...bump(DX, i32(16)), ...bump(J, i32(16)),
+  ];
+  const body = [
+    ...get(COLS), ...i32(4), 0x6d, ...set(C4),
+    ...get(COLS), ...i32(4), ...mul, ...set(CB),
+    ...loop(R, ROWS, [...i32(0), ...set(J), ...loop(K, C4, channelGroup)]),
+  ];
+  return { name: 'batchNormGrad', params: 7, i32Locals: 5, v128Locals: 5, body };
+}
+
 /** transpose4(src, dst, rows, cols): dst[c, r] = src[r, c] for 4-byte elements, in 4x4 register blocks. */
 function transpose4(): Fn {
   const [SRC, DST, ROWS, COLS] = [0, 1, 2, 3];
@@ -243,6 +282,7 @@ export interface SimdRoutines {
   transpose4(src: number, dst: number, rows: number, cols: number): void;
   affineRows(x: number, ab: number, out: number, rows: number, cols: number): void;
   reluGrad(x: number, dy: number, dx: number, groups: number): void;
+  batchNormGrad(x: number, dy: number, dx: number, coef: number, partial: number, rows: number, cols: number): void;
 }
 
 const cache = new WeakMap<object, SimdRoutines | null>();
@@ -255,7 +295,7 @@ export function simdRoutines(wasmModule: object): SimdRoutines | null {
     const memory = (wasmModule as { asm?: { memory?: unknown } }).asm?.memory;
     if (memory instanceof WebAssembly.Memory) {
       const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
-      const bytes = assemble([maxPoolGrad2x2(), sumRows(), transpose4(), affineRows(), reluGrad()], shared);
+      const bytes = assemble([maxPoolGrad2x2(), sumRows(), transpose4(), affineRows(), reluGrad(), batchNormGrad()], shared);
       const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
       routines = instance.exports as unknown as SimdRoutines;
     }

@@ -69,7 +69,7 @@ export function transpose(backend: WasmBackend, x: TensorInfo, perm: number[]): 
 }
 
 /** Tags a kernelFunc as ours (see OUR_KERNEL). */
-export function ours(fn: (args: { inputs: NamedTensorInfoMap; attrs: NamedAttrMap; backend: WasmBackend }) => TensorInfo): KernelFunc {
+export function ours(fn: (args: { inputs: NamedTensorInfoMap; attrs: NamedAttrMap; backend: WasmBackend }) => TensorInfo | TensorInfo[]): KernelFunc {
   Object.defineProperty(fn, OUR_KERNEL, { value: true });
   return fn as unknown as KernelFunc;
 }
