@@ -142,6 +142,27 @@ function kernelThroughputs(tf: typeof TF): Record<string, number> {
   return out;
 }
 
+/**
+ * GFLOP/s of a 1024x1024x1024 matMul on one thread: XNNPACK's GEMM rate on wasm SIMD, the ceiling the
+ * convolution kernels (all GEMMs underneath) can reach. conv2's kernels do 4.46 MFLOP per image.
+ */
+export async function wasmGemmGflops(): Promise<number> {
+  const { tf } = await initTf('wasm');
+  const n = 1024;
+  const [a, b] = [tf.randomNormal([n, n]), tf.randomNormal([n, n])];
+  const once = () => { const c = tf.matMul(a, b); c.dataSync(); c.dispose(); };
+  once();
+  const seconds: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const t0 = performance.now();
+    once();
+    seconds.push((performance.now() - t0) / 1000);
+  }
+  tf.dispose([a, b]);
+  const median = [...seconds].sort((x, y) => x - y)[2]!;
+  return (2 * n ** 3) / median / 1e9;
+}
+
 /** Threads a training stage gets on this machine: one per shard, up to the cores (`--jobs` defaults to them). */
 function stageThreads(): number {
   return Math.max(1, Math.min(SHARDS, availableParallelism()));

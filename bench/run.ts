@@ -2,7 +2,8 @@
  * `npm run bench`: measures what the README and the issues quote, on this machine, and writes
  * bench/results.json. Sections (all by default; `--only a,b`):
  *   runner     quick.yaml cold and no-op runs; two CPU-heavy stages with --jobs 2 vs --jobs 1
- *   kernels    wasm training throughput of the seed CNN and ResNet (images/s), per-kernel rates
+ *   kernels    wasm training throughput of the seed CNN and ResNet (images/s), per-kernel rates, the
+ *              wasm GEMM ceiling (GFLOP/s), and PyTorch on the same steps and kernels (python3-torch)
  *   full       pipelines/full-comparison.yaml from an empty store: wall time, and per model
  *              test accuracy, fit and predict time, training images/s (54k train / 6k validation)
  *   classical  SVM / random forest / KNN fitted on all 60,000 training images (issue 4's protocol)
@@ -15,7 +16,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { benchClassical } from './classical.js';
 import { pipeJson, ranStages, ROOT, runPipe, scratch } from './cli.js';
-import { benchKernels } from './kernels.js';
+import { benchKernels, wasmGemmGflops } from './kernels.js';
 import { benchRunner } from './runner.js';
 import { benchWorkers } from './workers.js';
 
@@ -132,6 +133,7 @@ if (wants('kernels')) {
   console.error('kernels (wasm training throughput)…');
   const k = await benchKernels();
   results['kernels_images_per_s'] = Object.fromEntries(Object.entries(k).map(([name, v]) => [name, Math.round(v)]));
+  results['wasm_matmul_1024_gflops_1_thread'] = round(await wasmGemmGflops());
   // PyTorch in the same window (Debian's python3-torch), the reference the speed targets are set against.
   // Debian's interpreter: a pyenv or venv `python3` earlier on PATH would not see python3-torch.
   const python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
@@ -144,8 +146,16 @@ if (wants('kernels')) {
       const theirs = ref[`${net}.train_2_thread`];
       if (ours !== undefined && theirs) ratio[net] = round(ours / theirs);
     }
+    // Single kernels, both on one thread: how far XNNPACK on wasm is from PyTorch's own kernels.
+    const kernelRatio: Record<string, Json> = {};
+    for (const name of ['conv1.backprop_filter', 'conv2.forward', 'conv2.backprop_input', 'conv2.backprop_filter']) {
+      const ours = k[name];
+      const theirs = ref[`${name}_1_thread`];
+      if (ours !== undefined && theirs) kernelRatio[name] = round(ours / theirs);
+    }
     results['torch_reference_images_per_s'] = ref as unknown as Json;
     results['kernels_vs_torch_2_threads'] = ratio;
+    results['single_kernels_vs_torch_1_thread'] = kernelRatio;
   } else {
     results['torch_reference_images_per_s'] = { skipped: `python3 bench/torch_reference.py failed (apt-get install python3-torch): ${(torch.stderr || String(torch.error ?? '')).slice(-300)}` };
   }

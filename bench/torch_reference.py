@@ -3,6 +3,10 @@
 
     python3 bench/torch_reference.py        # prints JSON: images/s per network and thread count
 
+It also times bench/kernels.ts's single kernels at the same shapes on one thread (`conv2.forward` and
+so on, images/s at batch 128), so the per-kernel gap between XNNPACK on wasm and PyTorch is measured
+alongside the whole steps.
+
 Debian's `python3-torch` is the reference the training-speed issue quotes. Run it in the same window
 as `node dist/bench/kernels.js`: this machine is a shared VM, so only side-by-side figures compare.
 """
@@ -78,6 +82,31 @@ def throughput(model: nn.Module, steps: int) -> float:
     return BATCH / statistics.median(times)
 
 
+def median_rate(fn, reps: int = 7) -> float:
+    fn()
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return BATCH / statistics.median(times)
+
+
+def kernel_rates() -> dict[str, int]:
+    """bench/kernels.ts's kernelThroughputs shapes (NCHW here): layer 1 28x28x1 -> 26x26x32, layer 2 13x13x32 -> 11x11x64."""
+    torch.manual_seed(0)
+    x1, dy1 = torch.randn(BATCH, 1, 28, 28), torch.randn(BATCH, 32, 26, 26)
+    x2, w2, dy2 = torch.randn(BATCH, 32, 13, 13), torch.randn(64, 32, 3, 3), torch.randn(BATCH, 64, 11, 11)
+    conv_grad = torch.nn.grad
+    with torch.no_grad():
+        return {
+            "conv1.backprop_filter": round(median_rate(lambda: conv_grad.conv2d_weight(x1, (32, 1, 3, 3), dy1))),
+            "conv2.forward": round(median_rate(lambda: torch.nn.functional.conv2d(x2, w2))),
+            "conv2.backprop_input": round(median_rate(lambda: conv_grad.conv2d_input(x2.shape, w2, dy2))),
+            "conv2.backprop_filter": round(median_rate(lambda: conv_grad.conv2d_weight(x2, w2.shape, dy2))),
+        }
+
+
 def main() -> None:
     steps = int(sys.argv[1]) if len(sys.argv) > 1 else 12
     out: dict[str, object] = {"torch": torch.__version__}
@@ -90,6 +119,9 @@ def main() -> None:
         torch.set_num_threads(threads)
         for name, build in networks.items():
             out[f"{name}.train_{threads}_thread"] = round(throughput(build(), steps))
+    torch.set_num_threads(1)
+    for name, rate in kernel_rates().items():
+        out[f"{name}_1_thread"] = rate
     print(json.dumps(out, indent=2))
 
 
