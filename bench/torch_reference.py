@@ -59,6 +59,18 @@ def small_resnet() -> nn.Module:
     )
 
 
+def median_rate(fn, reps: int = 7, warmup: int = 1) -> float:
+    """Images/s of `fn` at batch BATCH: the median of `reps` timed calls after `warmup` untimed ones."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return BATCH / statistics.median(times)
+
+
 def throughput(model: nn.Module, steps: int) -> float:
     torch.manual_seed(0)
     x = torch.rand(BATCH, 1, 28, 28)
@@ -72,24 +84,7 @@ def throughput(model: nn.Module, steps: int) -> float:
         loss_fn(model(x), y).backward()
         optimizer.step()
 
-    for _ in range(3):
-        step()
-    times = []
-    for _ in range(steps):
-        t0 = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t0)
-    return BATCH / statistics.median(times)
-
-
-def median_rate(fn, reps: int = 7) -> float:
-    fn()
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return BATCH / statistics.median(times)
+    return median_rate(step, reps=steps, warmup=3)
 
 
 def kernel_rates() -> dict[str, int]:
