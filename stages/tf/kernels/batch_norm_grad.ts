@@ -8,15 +8,15 @@
  *
  * Bit-identical to the composite on wasm, so no trained number moves: every element sees the same
  * float32 operations in the same order, the tiny per-channel vectors (1/sqrt(variance + eps), -r, and
- * -r³/2) are made by the same tf ops as there, and the per-channel sums are added in the blocks of
- * rows the wasm Sum kernel uses (SUM_BLOCK_ROWS). Tested against the composite in
+ * -r³/2) are made by the same tf ops as there, and the per-channel sums go through the wasm Sum
+ * kernel's own blocked row sum (sumRowBlocks). Tested against the composite in
  * test/tf/kernels.test.ts, gradient by gradient and through Adam steps of a batch-norm CNN.
  * Any other case (another backend, no SIMD, channels not a multiple of 4, a non-vector mean or
  * no scale) keeps tfjs' own gradient, which is captured before ours replaces it.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { GradConfig, KernelConfig, NamedAttrMap, NamedTensorInfoMap, Tensor, TensorInfo } from '@tensorflow/tfjs';
-import { SUM_BLOCK_ROWS } from './reduce_tile.js';
+import { sumRowBlocks } from './reduce_tile.js';
 import { simdRoutines } from './wasm_simd.js';
 import { free, heapF32, heapOffset, ours, type WasmBackend } from './wasm_util.js';
 
@@ -49,13 +49,10 @@ function batchNormGrad(args: { inputs: NamedTensorInfoMap; backend: WasmBackend 
   if (sums.length < SUMMED * cols) sums = new Float64Array(SUMMED * cols);
   sums.fill(0, 0, SUMMED * cols);
   const [xAt, dyAt, dxAt, coefAt, partialAt] = [x, dy, dx, coef, partial].map((t) => heapOffset(backend, t)) as [number, number, number, number, number];
-  const partialView = heapF32(backend, partial);
-  for (let r = 0; r < rows; r += SUM_BLOCK_ROWS) {
-    partialView.fill(0);
-    const bytes = r * cols * 4;
-    simd.batchNormGrad(xAt + bytes, dyAt + bytes, dxAt + bytes, coefAt, partialAt, Math.min(SUM_BLOCK_ROWS, rows - r), cols);
-    for (let i = 0; i < SUMMED * cols; i++) sums[i]! += partialView[i]!;
-  }
+  sumRowBlocks(backend, rows, partial, sums, (first, count) => {
+    const bytes = first * cols * 4;
+    simd.batchNormGrad(xAt + bytes, dyAt + bytes, dxAt + bytes, coefAt, partialAt, count, cols);
+  });
   outs.forEach((out, k) => {
     const view = heapF32(backend, out);
     for (let c = 0; c < cols; c++) view[c] = sums[k * cols + c]!;

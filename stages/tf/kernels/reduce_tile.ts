@@ -75,11 +75,24 @@ function identity(args: Args): TensorInfo {
   return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
 }
 
+/** Rows summed in float32 before each float64 accumulation. */
+const SUM_BLOCK_ROWS = 256;
+
 /**
- * Rows summed in float32 before each float64 accumulation. Exported because PipeBatchNormGrad sums its
- * per-channel gradients in the same blocks, to equal this Sum kernel bit for bit.
+ * The blocked row sum of the Sum kernel below: for each block of SUM_BLOCK_ROWS rows, `sumBlock(first,
+ * count)` adds that block's rows into the zeroed float32 `partial`, and the partial is added into the
+ * float64 `acc` (zeroed by the caller, at least as long as `partial`), so long reductions stay accurate.
+ * PipeBatchNormGrad sums its per-channel gradients through it too, which is what makes them equal this
+ * kernel's (and so tfjs' composite's) sums bit for bit.
  */
-export const SUM_BLOCK_ROWS = 256;
+export function sumRowBlocks(backend: WasmBackend, rows: number, partial: TensorInfo, acc: Float64Array, sumBlock: (firstRow: number, count: number) => void): void {
+  for (let r = 0; r < rows; r += SUM_BLOCK_ROWS) {
+    const part = heapF32(backend, partial); // per block: a view from before a heap growth would be detached
+    part.fill(0);
+    sumBlock(r, Math.min(SUM_BLOCK_ROWS, rows - r));
+    for (let i = 0; i < part.length; i++) acc[i]! += part[i]!;
+  }
+}
 
 let acc = new Float64Array(0);
 
@@ -101,17 +114,10 @@ function reduceLeading(args: Args, mean: boolean): TensorInfo | null {
   for (let c = 0; c < cols; c++) a[c] = 0;
   const simd = simdRoutines(backend.wasm);
   if (simd && cols % 4 === 0) {
-    // SIMD float32 sums over blocks of rows, blocks added up in float64 so long reductions stay accurate.
-    const block = SUM_BLOCK_ROWS;
     const partial = backend.makeOutput([cols], 'float32');
     const partialAt = heapOffset(backend, partial);
     const xAt = heapOffset(backend, x);
-    for (let r = 0; r < rows; r += block) {
-      const part = heapF32(backend, partial);
-      part.fill(0);
-      simd.sumRows(xAt + r * cols * 4, partialAt, Math.min(block, rows - r), cols);
-      for (let c = 0; c < cols; c++) a[c]! += part[c]!;
-    }
+    sumRowBlocks(backend, rows, partial, a, (first, count) => { simd.sumRows(xAt + first * cols * 4, partialAt, count, cols); });
     free(backend, partial);
   } else {
     const src = heapF32(backend, x);
