@@ -140,22 +140,19 @@ if (wants('kernels')) {
   const torch = spawnSync(python, [join(ROOT, 'bench', 'torch_reference.py')], { encoding: 'utf8' });
   if (torch.status === 0) {
     const ref = JSON.parse(torch.stdout) as Record<string, number>;
-    const ratio: Record<string, Json> = {};
-    for (const net of ['seed_cnn', 'seed_cnn_batchnorm', 'resnet']) {
-      const ours = k[`${net}.train`];
-      const theirs = ref[`${net}.train_2_thread`];
-      if (ours !== undefined && theirs) ratio[net] = round(ours / theirs);
-    }
-    // Single kernels, both on one thread: how far XNNPACK on wasm is from PyTorch's own kernels.
-    const kernelRatio: Record<string, Json> = {};
-    for (const name of ['conv1.backprop_filter', 'conv2.forward', 'conv2.backprop_input', 'conv2.backprop_filter']) {
-      const ours = k[name];
-      const theirs = ref[`${name}_1_thread`];
-      if (ours !== undefined && theirs) kernelRatio[name] = round(ours / theirs);
-    }
+    /** pipe's rate over PyTorch's, per name that both measured. */
+    const ratios = (pairs: Array<[name: string, ours: string, theirs: string]>): Record<string, Json> => {
+      const out: Record<string, Json> = {};
+      for (const [name, oursKey, theirsKey] of pairs) {
+        const [ours, theirs] = [k[oursKey], ref[theirsKey]];
+        if (ours !== undefined && theirs) out[name] = round(ours / theirs);
+      }
+      return out;
+    };
     results['torch_reference_images_per_s'] = ref as unknown as Json;
-    results['kernels_vs_torch_2_threads'] = ratio;
-    results['single_kernels_vs_torch_1_thread'] = kernelRatio;
+    results['kernels_vs_torch_2_threads'] = ratios(['seed_cnn', 'seed_cnn_batchnorm', 'resnet'].map((net) => [net, `${net}.train`, `${net}.train_2_thread`]));
+    // Single kernels, both on one thread: how far XNNPACK on wasm is from PyTorch's own kernels.
+    results['single_kernels_vs_torch_1_thread'] = ratios(['conv1.backprop_filter', 'conv2.forward', 'conv2.backprop_input', 'conv2.backprop_filter'].map((name) => [name, name, `${name}_1_thread`]));
   } else {
     results['torch_reference_images_per_s'] = { skipped: `python3 bench/torch_reference.py failed (apt-get install python3-torch): ${(torch.stderr || String(torch.error ?? '')).slice(-300)}` };
   }
