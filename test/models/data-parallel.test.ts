@@ -8,7 +8,10 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
+import type * as TF from '@tensorflow/tfjs';
 import { shardRange } from '../../stages/models/tf/data-parallel.js';
+import { ShardComputer } from '../../stages/models/tf/shard.js';
+import { initTf } from '../../stages/tf/backend.js';
 import type { Dataset, FitContext, ModelDefinition, TrainedModel } from '../../stages/models/types.js';
 import type { Params } from '../../stages/types.js';
 
@@ -38,6 +41,59 @@ describe('shardRange', () => {
         expect(Math.max(...sizes) - Math.min(...sizes)).toBeLessThanOrEqual(1);
       }
     }
+  });
+});
+
+describe('one shard', () => {
+  it('applied at once (computeAndApply) updates exactly as one shard averaged and applied (compute)', async () => {
+    const { tf } = await initTf('wasm');
+    const build = () => {
+      const model = tf.sequential();
+      model.add(tf.layers.conv2d({ inputShape: [28, 28, 1], filters: 8, kernelSize: 3, useBias: false, kernelInitializer: tf.initializers.glorotUniform({ seed: 5 }) }));
+      model.add(tf.layers.batchNormalization({ momentum: 0.9, epsilon: 1e-5 }));
+      model.add(tf.layers.activation({ activation: 'relu' }));
+      model.add(tf.layers.flatten());
+      model.add(tf.layers.dropout({ rate: 0.3 }));
+      model.add(tf.layers.dense({ units: 10, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: 6 }) }));
+      return model;
+    };
+    const data = fashion(48);
+    const y = Int32Array.from(data.y);
+    const run = (direct: boolean): number[][] => {
+      const model = build();
+      const computer = new ShardComputer(tf, model, [28, 28, 1], 10, 0);
+      const optimizer: TF.Optimizer = tf.train.adam(1e-2);
+      const { trainable, state } = computer.layout;
+      const out = new Float32Array(trainable + state);
+      const before = new Float32Array(state);
+      for (let step = 0; step < 3; step++) {
+        const seeds = [100 + step];
+        if (direct) {
+          computer.computeAndApply(data.x, y, 48, seeds, optimizer);
+          continue;
+        }
+        // What DataParallelStep did for every shard count: average (here of one shard), apply, set the statistics.
+        computer.readState(before);
+        computer.compute(data.x, y, 48, seeds, before, out);
+        const sum = Float64Array.from(out, (v) => 0 + 1 * v);
+        const grads = Object.fromEntries(computer.trainableVariables.map((v, i) => {
+          const at = computer.layout.trainableOffsets[i]!;
+          return [v.name, tf.tensor(Float32Array.from(sum.subarray(at, at + v.size)), v.shape)];
+        }));
+        optimizer.applyGradients(grads);
+        tf.dispose(Object.values(grads));
+        computer.setState(Float32Array.from(sum.subarray(trainable)));
+      }
+      const weights = model.getWeights().map((w) => Array.from(new Uint32Array(Float32Array.from(w.dataSync()).buffer)));
+      optimizer.dispose();
+      model.dispose();
+      return weights;
+    };
+    const averaged = run(false);
+    const direct = run(true);
+    expect(direct.length).toBe(averaged.length);
+    direct.forEach((w, i) => expect(w, `weight ${i}`).toEqual(averaged[i]));
+    expect(direct.length).toBeGreaterThan(4); // kernel, gamma, beta, moving mean and variance, dense
   });
 });
 

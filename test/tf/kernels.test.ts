@@ -7,6 +7,7 @@ import type * as TF from '@tensorflow/tfjs';
 import { initTf } from '../../stages/tf/backend.js';
 import { BATCH_NORM_GRAD, batchNormGradKernels } from '../../stages/tf/kernels/batch_norm_grad.js';
 import { registerWasmTrainingKernels, WASM_TRAINING_KERNELS } from '../../stages/tf/kernels/index.js';
+import { registerMeanGradient } from '../../stages/tf/kernels/mean_grad.js';
 import { simdRoutines } from '../../stages/tf/kernels/wasm_simd.js';
 import { OUR_KERNEL } from '../../stages/tf/kernels/wasm_util.js';
 
@@ -305,6 +306,83 @@ describe('FusedBatchNorm gradient (PipeBatchNormGrad)', () => {
   });
 });
 
+/** tfjs' own Mean gradient (gradients/Mean_grad.js), registered while `fn` runs, then ours again. */
+async function withStockMeanGradient<T>(fn: () => Promise<T>): Promise<T> {
+  tf.registerGradient({
+    kernelName: tf.Mean,
+    inputsToSave: ['x'],
+    gradFunc: (dy, saved, attrs) => {
+      const [x] = saved as [TF.Tensor];
+      const axes = tf.util.parseAxisParam((attrs as unknown as TF.MeanAttrs).axis, x.shape);
+      const expanded = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
+      const n = tf.util.sizeFromShape(axes.map((a) => x.shape[a]!));
+      return { x: () => tf.div(tf.mul(tf.reshape(dy as TF.Tensor, expanded), tf.ones(x.shape, 'float32')), n) };
+    },
+  });
+  try {
+    return await fn();
+  } finally {
+    registerMeanGradient();
+  }
+}
+
+describe('Mean gradient', () => {
+  // Batch-norm moments ([N,H,W,C] over N,H,W), global average pooling (over H,W), the loss (all axes).
+  it.each([
+    [[3, 13, 11, 16], [0, 1, 2], false], [[3, 13, 11, 16], [0, 1, 2], true], [[4, 7, 7, 8], [1, 2], false], [[6, 10], [0, 1], false], [[5, 9], [-1], true],
+  ] as const)('equals tfjs\' own formula bit for bit on wasm for x %j over %j (keepDims %s), without a tensor of ones', async (shape, axis, keepDims) => {
+    await tf.setBackend('wasm');
+    const x = tf.tensor(values(shape.reduce((a, b) => a * b, 1)), [...shape]);
+    const outShape = tf.mean(x, [...axis], keepDims).shape;
+    const dy = tf.tensor(values(tf.util.sizeFromShape(outShape)), outShape);
+    const grad = async () => bits(await tf.grad((t: TF.Tensor) => tf.mean(t, [...axis], keepDims))(x, dy).data());
+    const want = await withStockMeanGradient(grad);
+    expect(await grad()).toEqual(want);
+    const profile = await tf.profile(async () => { await grad(); });
+    expect(profile.kernelNames).not.toContain('Multiply');
+    tf.dispose([x, dy]);
+  });
+
+  it('leaves Adam training of a batch-norm CNN (moments of every activation) bit-identical', async () => {
+    await tf.setBackend('wasm');
+    const model = tf.sequential();
+    model.add(tf.layers.conv2d({ inputShape: [28, 28, 1], filters: 8, kernelSize: 3, useBias: false, kernelInitializer: tf.initializers.glorotUniform({ seed: 21 }) }));
+    model.add(tf.layers.batchNormalization({ momentum: 0.9, epsilon: 1e-5 }));
+    model.add(tf.layers.activation({ activation: 'relu' }));
+    model.add(tf.layers.globalAveragePooling2d({}));
+    model.add(tf.layers.dense({ units: 10, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: 22 }) }));
+    const initial = model.getWeights().map((t) => t.clone());
+    const xs = tf.tensor4d(values(32 * 28 * 28).map((v) => (v + 1) / 2), [32, 28, 28, 1]);
+    const ys = tf.oneHot(tf.tensor1d(Array.from({ length: 32 }, (_, i) => (i * 3) % 10), 'int32'), 10);
+    const train = async () => {
+      model.setWeights(initial);
+      const optimizer = tf.train.adam(1e-2);
+      model.compile({ optimizer, loss: 'categoricalCrossentropy' });
+      for (let step = 0; step < 3; step++) await model.trainOnBatch(xs, ys);
+      const weights = model.getWeights().map((t) => bits(t.dataSync()));
+      optimizer.dispose();
+      return weights;
+    };
+    const want = await withStockMeanGradient(train);
+    const got = await train();
+    got.forEach((w, i) => expect(w, `weight ${i}`).toEqual(want[i]));
+    expect(bits(initial[0]!.dataSync())).not.toEqual(got[0]);
+    tf.dispose([xs, ys, ...initial]);
+    model.dispose();
+  });
+
+  it('keeps tfjs\' own gradient on other backends', async () => {
+    await tf.setBackend('cpu');
+    const x = tf.tensor(values(24), [2, 3, 4]);
+    const grad = async () => bits(await tf.grad((t: TF.Tensor) => tf.mean(t, [0, 1]))(x).data());
+    const profile = await tf.profile(async () => { await grad(); });
+    expect(profile.kernelNames).toContain('Multiply'); // the multiply by ones of tfjs' formula
+    expect(await grad()).toEqual(await withStockMeanGradient(grad));
+    x.dispose();
+    await tf.setBackend('wasm');
+  });
+});
+
 describe('BatchMatMul', () => {
   it('matches cpu for every transpose combination, 2-D and batched', async () => {
     for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]] as const) {
@@ -333,6 +411,20 @@ describe('Identity, Tile, Sum, Mean', () => {
     expect(Array.from(b.dataSync())).toEqual([1, 2, 3, 4]);
     b.dispose();
     expect(dataIds()).toBe(before);
+  });
+
+  it('Cast to the same dtype shares the buffer; another dtype goes to the stock kernel', async () => {
+    await tf.setBackend('wasm');
+    const dataIds = () => tf.engine().backend.numDataIds();
+    const a = tf.tensor([1.5, -2.25, 3, 0], [2, 2]);
+    const before = dataIds();
+    const same = tf.cast(a, 'float32');
+    expect(dataIds()).toBe(before);
+    a.dispose();
+    expect(Array.from(same.dataSync())).toEqual([1.5, -2.25, 3, 0]);
+    same.dispose();
+    await compare('Cast', { x: { shape: [2, 3], data: values(6) } }, { dtype: 'int32' });
+    await compare('Cast', { x: { shape: [4], data: Int32Array.from([3, -1, 0, 7]), dtype: 'int32' } }, { dtype: 'float32' });
   });
 
   it('Tile matches cpu for float32, int32 and bool', async () => {

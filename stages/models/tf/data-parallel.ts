@@ -175,6 +175,7 @@ export class DataParallelStep {
   async step(b: number, seeds: readonly (readonly number[])[], optimizer: TF.Optimizer): Promise<ShardOutcome> {
     if (this.failure) throw this.failure;
     const { shards } = this.options;
+    if (shards === 1) return this.computer.computeAndApply(this.batchX, this.batchY, b, seeds[0] ?? [], optimizer);
     const { trainable } = this.computer.layout;
     const helpers = [...this.helpers];
     const threads = helpers.length + 1;

@@ -115,8 +115,30 @@ export class ShardComputer {
    * pass left into `out[trainable, trainable + state)`.
    */
   compute(x: Float32Array, y: Int32Array, count: number, seeds: readonly number[], stateBefore: Float32Array, out: Float32Array): ShardOutcome {
-    const { tf } = this;
     if (this.state.length) this.setState(stateBefore);
+    return this.withGradients(x, y, count, seeds, (grads) => {
+      this.trainable.forEach((v, i) => out.set(grads[i]!.dataSync() as Float32Array, this.layout.trainableOffsets[i]));
+      if (this.state.length) this.readState(out.subarray(this.layout.trainable, this.layout.trainable + this.layout.state));
+    });
+  }
+
+  /**
+   * A whole batch as one shard, applied at once: the same update `compute` and an average over one
+   * shard give (that average multiplies by 1 and adds to 0, both exact, and puts back the statistics
+   * the forward pass left), without copying the gradient and the weights through JavaScript arrays
+   * each step (~11% of an mlp training).
+   */
+  computeAndApply(x: Float32Array, y: Int32Array, count: number, seeds: readonly number[], optimizer: TF.Optimizer): ShardOutcome {
+    return this.withGradients(x, y, count, seeds, (grads) => {
+      const named: TF.NamedTensorMap = {};
+      this.trainable.forEach((v, i) => (named[v.name] = grads[i]!));
+      optimizer.applyGradients(named);
+    });
+  }
+
+  /** Forward, loss and gradients of one shard; `use` gets them in `trainableVariables` order. */
+  private withGradients(x: Float32Array, y: Int32Array, count: number, seeds: readonly number[], use: (grads: readonly TF.Tensor[]) => void): ShardOutcome {
+    const { tf } = this;
     this.dropouts.forEach((d, i) => (d.seed = seeds[i]));
     let correct: TF.Tensor | undefined;
     const { value, grads } = tf.variableGrads(() => {
@@ -130,12 +152,13 @@ export class ShardComputer {
       return regs.length ? (tf.addN([ce, ...regs]) as TF.Scalar) : ce;
     }, this.trainable);
     try {
-      this.trainable.forEach((v, i) => {
-        const g = grads[v.name];
-        if (!g) throw new Error(`no gradient for ${v.name}`);
-        out.set(g.dataSync() as Float32Array, this.layout.trainableOffsets[i]);
-      });
-      if (this.state.length) this.readState(out.subarray(this.layout.trainable, this.layout.trainable + this.layout.state));
+      use(
+        this.trainable.map((v) => {
+          const g = grads[v.name];
+          if (!g) throw new Error(`no gradient for ${v.name}`);
+          return g;
+        }),
+      );
       return { loss: value.dataSync()[0]!, correct: correct ? correct.dataSync()[0]! : 0 };
     } finally {
       value.dispose();

@@ -7,7 +7,9 @@
  * - MaxPoolGrad: single pass, SIMD for 2x2/stride 2, pool_grad.ts.
  * - BatchMatMul: transposed products steered onto XNNPACK, matmul.ts.
  * - FusedBatchNorm: one SIMD scale-and-shift pass, batch_norm.ts.
- * - Identity (no copy), Tile (memmove), Sum/Mean over leading axes (SIMD): reduce_tile.ts.
+ * - Identity and same-dtype Cast (no copy), Tile (memmove), Sum/Mean over leading axes (SIMD): reduce_tile.ts.
+ * - Mean's gradient: the quotient tiled, instead of a multiply by a JavaScript-filled tensor of ones,
+ *   bit-identical to it, mean_grad.ts.
  * - PipeReluGrad (new) and Relu's gradient through it: one pass instead of Step + Cast + Multiply, relu_grad.ts.
  * - PipeBatchNormGrad (new) and FusedBatchNorm's gradient through it: one pass instead of tfjs' composite
  *   of Sub/Tile/Mul/Sum, bit-identical to it, batch_norm_grad.ts.
@@ -19,6 +21,7 @@ import { batchNormKernels } from './batch_norm.js';
 import { batchNormGradKernels, registerBatchNormGradient } from './batch_norm_grad.js';
 import { convBackpropKernels } from './conv_backprop.js';
 import { matMulKernels } from './matmul.js';
+import { registerMeanGradient } from './mean_grad.js';
 import { poolGradKernels } from './pool_grad.js';
 import { reduceTileKernels } from './reduce_tile.js';
 import { registerReluGradient, reluGradKernels } from './relu_grad.js';
@@ -48,4 +51,5 @@ export function registerWasmTrainingKernels(): void {
   }
   registerReluGradient();
   registerBatchNormGradient();
+  registerMeanGradient();
 }

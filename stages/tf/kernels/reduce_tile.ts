@@ -4,6 +4,8 @@
  * - Identity: the stock kernel copies the tensor; a ResNet step clones ~25 activations (gradient
  *   bookkeeping). Tensors are immutable and the wasm backend reference-counts data, so the output shares
  *   the input's buffer, as the cpu and webgl backends already do.
+ * - Cast to the dtype the tensor already has: the same sharing instead of the stock kernel's copy.
+ *   Batch-norm moments cast every activation to float32 (tf.moments), ~1% of a batch-norm CNN step.
  * - Tile: the stock wasm kernel computes a full multi-dimensional index per output element (~60 ns each).
  *   FusedBatchNorm's gradient tiles a [1,1,1,C] vector to [N,H,W,C] and that alone was a quarter of a
  *   ResNet step. Tiling is pure copying, so it is done with memmove (copyWithin) on the heap, doubling the
@@ -75,6 +77,12 @@ function identity(args: Args): TensorInfo {
   return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
 }
 
+function cast(args: Args): TensorInfo {
+  const x = args.inputs.x as TensorInfo;
+  const { dtype } = args.attrs as unknown as tf.CastAttrs;
+  return dtype === x.dtype ? identity(args) : callStock(tf.Cast, args);
+}
+
 /** Rows summed in float32 before each float64 accumulation. */
 const SUM_BLOCK_ROWS = 256;
 
@@ -133,6 +141,7 @@ function reduceLeading(args: Args, mean: boolean): TensorInfo | null {
 
 export const reduceTileKernels: KernelConfig[] = [
   { kernelName: tf.Identity, backendName: 'wasm', kernelFunc: ours(identity) },
+  { kernelName: tf.Cast, backendName: 'wasm', kernelFunc: ours(cast) },
   { kernelName: tf.Tile, backendName: 'wasm', kernelFunc: ours(tile) },
   { kernelName: tf.Sum, backendName: 'wasm', kernelFunc: ours((args) => reduceLeading(args, false) ?? callStock(tf.Sum, args)) },
   { kernelName: tf.Mean, backendName: 'wasm', kernelFunc: ours((args) => reduceLeading(args, true) ?? callStock(tf.Mean, args)) },
