@@ -10,6 +10,7 @@ import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import type * as TF from '@tensorflow/tfjs';
 import { shardRange } from '../../stages/models/tf/data-parallel.js';
+import { differentiateInputConvsLazily } from '../../stages/models/tf/input-conv.js';
 import { ShardComputer } from '../../stages/models/tf/shard.js';
 import { initTf } from '../../stages/tf/backend.js';
 import type { Dataset, FitContext, ModelDefinition, TrainedModel } from '../../stages/models/types.js';
@@ -94,6 +95,55 @@ describe('one shard', () => {
     expect(direct.length).toBe(averaged.length);
     direct.forEach((w, i) => expect(w, `weight ${i}`).toEqual(averaged[i]));
     expect(direct.length).toBeGreaterThan(4); // kernel, gamma, beta, moving mean and variance, dense
+  });
+});
+
+describe('convolutions that read the input', () => {
+  it('are differentiated lazily: the same gradients bit for bit, without the images\' own gradient', async () => {
+    const { tf } = await initTf('wasm');
+    // conv (no bias) -> BN -> ReLU as cnn and resnet build it, then a conv with bias and ReLU (never switched).
+    const build = () => {
+      const model = tf.sequential();
+      model.add(tf.layers.conv2d({ inputShape: [28, 28, 1], filters: 8, kernelSize: 3, useBias: false, kernelInitializer: tf.initializers.glorotUniform({ seed: 7 }) }));
+      model.add(tf.layers.batchNormalization({ momentum: 0.9, epsilon: 1e-5 }));
+      model.add(tf.layers.activation({ activation: 'relu' }));
+      model.add(tf.layers.conv2d({ filters: 8, kernelSize: 3, useBias: false, kernelInitializer: tf.initializers.glorotUniform({ seed: 8 }) }));
+      model.add(tf.layers.flatten());
+      model.add(tf.layers.dense({ units: 10, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: 9 }) }));
+      return model;
+    };
+    const data = fashion(16);
+    const xs = tf.tensor4d(data.x, [16, 28, 28, 1]);
+    const ys = tf.oneHot(tf.tensor1d(Array.from(data.y), 'int32'), 10);
+    const gradients = async (model: TF.LayersModel) => {
+      // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment -- read() returns the variable itself, typed as a Tensor
+      const trainable = model.trainableWeights.map((w) => w.read() as TF.Variable);
+      let grads: TF.NamedTensorMap = {};
+      const profile = await tf.profile(() => {
+        grads = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(ys, model.apply(xs, { training: true }) as TF.Tensor) as TF.Scalar, trainable).grads;
+      });
+      const backpropInputs = profile.kernels.filter((k) => k.name === 'Conv2DBackpropInput').length;
+      const out = trainable.map((v) => Array.from(new Uint32Array(Float32Array.from(grads[v.name]!.dataSync()).buffer)));
+      tf.dispose(Object.values(grads));
+      return { out, backpropInputs };
+    };
+    const stock = build();
+    const lazy = build();
+    expect(differentiateInputConvsLazily(tf, lazy)).toBe(1);
+    const want = await gradients(stock);
+    const got = await gradients(lazy);
+    got.out.forEach((g, i) => expect(g, `gradient ${i}`).toEqual(want.out[i]));
+    // Only the second convolution's input gradient is still computed.
+    expect(want.backpropInputs).toBe(2);
+    expect(got.backpropInputs).toBe(1);
+    // Inference through the switched layer gives the same outputs.
+    const [pStock, pLazy] = [stock, lazy].map((m) => Array.from((m.predict(xs) as TF.Tensor).dataSync()));
+    expect(pLazy).toEqual(pStock);
+    // A first convolution with bias and ReLU is not fused in training, so there is nothing to switch.
+    const plain = tf.sequential({ layers: [tf.layers.conv2d({ inputShape: [28, 28, 1], filters: 4, kernelSize: 3, activation: 'relu' })] });
+    expect(differentiateInputConvsLazily(tf, plain)).toBe(0);
+    tf.dispose([xs, ys]);
+    [stock, lazy, plain].forEach((m) => m.dispose());
   });
 });
 

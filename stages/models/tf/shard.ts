@@ -8,6 +8,7 @@
  */
 import type * as TF from '@tensorflow/tfjs';
 import { EPS } from '../../evaluate/metrics.js';
+import { differentiateInputConvsLazily } from './input-conv.js';
 
 /** Mean categorical cross-entropy of softmax outputs against target distributions, clipped like Keras. */
 export function crossEntropy(tf: typeof TF, probs: TF.Tensor, targets: TF.Tensor): TF.Scalar {
@@ -80,6 +81,7 @@ export class ShardComputer {
     // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment -- as above
     this.state = model.nonTrainableWeights.map((w) => w.read() as TF.Variable);
     this.dropouts = model.layers.filter((l) => l.getClassName() === 'Dropout') as unknown as Array<{ seed?: number | undefined }>;
+    differentiateInputConvsLazily(tf, model);
   }
 
   /** Dropout layers: each shard takes one mask seed per layer. */
