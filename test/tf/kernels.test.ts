@@ -110,6 +110,21 @@ describe('Conv2DBackpropFilter', () => {
     }
   });
 
+  it('GEMM route with window rows long enough to be copied whole (kw*c >= 16), inside and over the padding', async () => {
+    const cases: Array<{ x: [number, number, number, number]; k: number; co: number; strides: number; pad: 'same' | 'valid' }> = [
+      { x: [2, 7, 7, 6], k: 3, co: 54, strides: 1, pad: 'same' },
+      { x: [2, 7, 6, 6], k: 3, co: 60, strides: 2, pad: 'valid' },
+      { x: [3, 5, 5, 16], k: 1, co: 16, strides: 1, pad: 'valid' },
+    ];
+    for (const { x, k, co, strides, pad } of cases) {
+      const outShape = tf.backend_util.computeConv2DInfo(x, [k, k, x[3], co], strides, 1, pad).outShape;
+      await compare('Conv2DBackpropFilter', {
+        x: { shape: x, data: values(x.reduce((a, b) => a * b)) },
+        dy: { shape: outShape, data: values(outShape.reduce((a, b) => a * b)) },
+      }, { strides, pad, dataFormat: 'NHWC', filterShape: [k, k, x[3], co] });
+    }
+  });
+
   it('handles the 13x13 -> stride 2 valid case whose last row is never read', async () => {
     const [n, h, c, co] = [2, 8, 4, 3];
     const oh = 3; // (8 - 3) / 2 + 1, so row 7 is outside every window

@@ -86,17 +86,36 @@ function backpropInputGemm(backend: WasmBackend, dy: TensorInfo, filter: TensorI
   const out = heapF32(backend, dx);
   const col = heapF32(backend, colsInfo);
   out.fill(0);
+  // Each window row (kw taps, kw*c floats) is contiguous in both col and dx, and within one (b, y, xo, i)
+  // every dx element gets at most one addition, so adding whole rows keeps the order of additions per
+  // element (and float32 sums of two float32 values round alike in JS doubles and in SIMD lanes).
+  const simd = c % 4 === 0 ? simdRoutines(backend.wasm) : null;
+  const outAt = heapOffset(backend, dx);
+  const colAt = heapOffset(backend, colsInfo);
+  /** out[d, d+len) += col[s, s+len) */
+  const addRun = simd
+    ? (d: number, s: number, len: number) => simd.sumRows(colAt + 4 * s, outAt + 4 * d, 1, len)
+    : (d: number, s: number, len: number) => {
+        for (let k = 0; k < len; k++) out[d + k] = out[d + k]! + col[s + k]!;
+      };
+  const span = kw * c;
   let s = 0;
   for (let b = 0; b < n; b++) {
     for (let y = 0; y < oh; y++) {
       for (let xo = 0; xo < ow; xo++) {
-        for (let i = 0; i < kh; i++) {
+        const x0 = xo * sw - left;
+        const wholeRow = x0 >= 0 && x0 + kw <= w;
+        for (let i = 0; i < kh; i++, s += span) {
           const yy = y * sh + i - top;
-          for (let j = 0; j < kw; j++, s += c) {
-            const xx = xo * sw + j - left;
-            if (yy < 0 || yy >= h || xx < 0 || xx >= w) continue;
-            const d = ((b * h + yy) * w + xx) * c;
-            for (let k = 0; k < c; k++) out[d + k] = out[d + k]! + col[s + k]!;
+          if (yy < 0 || yy >= h) continue;
+          const rowStart = ((b * h + yy) * w + x0) * c;
+          if (wholeRow) {
+            addRun(rowStart, s, span);
+            continue;
+          }
+          for (let j = 0; j < kw; j++) {
+            const xx = x0 + j;
+            if (xx >= 0 && xx < w) addRun(rowStart + j * c, s + j * c, c);
           }
         }
       }
@@ -165,19 +184,33 @@ function im2col(backend: WasmBackend, x: TensorInfo, info: tf.backend_util.Conv2
   const out = backend.makeOutput([n * oh * ow, cols], 'float32');
   const dst = heapF32(backend, out);
   const src = heapF32(backend, x);
+  // A window row inside the image is kw*c contiguous floats of x: one copy, no per-tap bounds checks.
+  // Long runs go through copyWithin on the heap (both tensors live in it), short ones (c = 1) a loop.
+  const heap = backend.wasm.HEAPF32;
+  const [srcAt, dstAt] = [heapOffset(backend, x) / 4, heapOffset(backend, out) / 4];
+  const span = kw * c;
   let d = 0;
   for (let b = 0; b < n; b++) {
     for (let y = 0; y < oh; y++) {
       for (let xo = 0; xo < ow; xo++) {
+        const x0 = xo * sw - left;
+        const wholeRow = x0 >= 0 && x0 + kw <= w;
         for (let i = 0; i < kh; i++) {
           const yy = y * sh + i - top;
+          const rowStart = ((b * h + yy) * w + x0) * c;
+          if (yy >= 0 && yy < h && wholeRow) {
+            if (span >= 16) heap.copyWithin(dstAt + d, srcAt + rowStart, srcAt + rowStart + span);
+            else for (let k = 0; k < span; k++) dst[d + k] = src[rowStart + k]!;
+            d += span;
+            continue;
+          }
           for (let j = 0; j < kw; j++) {
-            const xx = xo * sw + j - left;
+            const xx = x0 + j;
             if (yy < 0 || yy >= h || xx < 0 || xx >= w) {
               for (let k = 0; k < c; k++) dst[d++] = 0;
             } else {
-              const s = ((b * h + yy) * w + xx) * c;
-              for (let k = 0; k < c; k++) dst[d++] = src[s + k]!;
+              const at = rowStart + j * c;
+              for (let k = 0; k < c; k++) dst[d++] = src[at + k]!;
             }
           }
         }
