@@ -4,7 +4,7 @@
  * A convolution without bias or activation (conv → batch norm → ReLU, as in `cnn` and `resnet`) goes
  * through tfjs' fused conv2d, whose gradient is a customGrad that computes every input's gradient
  * eagerly, including dL/dx of the model's input images, which nothing reads. On wasm that gradient of a
- * 1-channel 28×28 input (a GEMM plus a col2im pass) was ~4% of a training step of either network
+ * 1-channel 28×28 input (a GEMM plus a col2im pass) was 3–4% of a training step of either network
  * (profiled in a real `train` stage, 2026-12-06). The plain conv2d op gets the same XNNPACK
  * convolution forward and the same Conv2DBackpropFilter backward, but its gradient is lazy: tfjs only
  * computes the gradients that lead to a variable. So the convolutions that read the model's input
