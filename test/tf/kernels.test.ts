@@ -239,6 +239,33 @@ async function withCompositeBatchNormGrad<T>(fn: () => Promise<T>): Promise<T> {
 /** Bit patterns, so -0 vs 0 and NaN payloads count as differences. */
 const bits = (xs: ArrayLike<number>) => Array.from(new Uint32Array(Float32Array.from(xs).buffer));
 
+/**
+ * Trains `model` three Adam steps on one batch of n 28x28x1 images twice, once inside `reference` (which
+ * swaps in the formula a kernel replaces) and once as registered, and expects bit-identical weights.
+ */
+async function expectAdamStepsUnchanged(model: TF.LayersModel, n: number, reference: <T>(fn: () => Promise<T>) => Promise<T>) {
+  const initial = model.getWeights().map((t) => t.clone());
+  const xs = tf.tensor4d(values(n * 28 * 28).map((v) => (v + 1) / 2), [n, 28, 28, 1]);
+  const ys = tf.oneHot(tf.tensor1d(Array.from({ length: n }, (_, i) => (i * 7) % 10), 'int32'), 10);
+  const train = async () => {
+    model.setWeights(initial);
+    const optimizer = tf.train.adam(1e-2);
+    model.compile({ optimizer, loss: 'categoricalCrossentropy' });
+    for (let step = 0; step < 3; step++) await model.trainOnBatch(xs, ys);
+    const weights = model.getWeights().map((t) => bits(t.dataSync()));
+    optimizer.dispose();
+    return weights;
+  };
+  const want = await reference(train);
+  const got = await train();
+  expect(got.length).toBe(want.length);
+  got.forEach((w, i) => expect(w, `weight ${i}`).toEqual(want[i]));
+  // Training moved the weights, so the equality above compares real updates.
+  expect(bits(initial[0]!.dataSync())).not.toEqual(got[0]);
+  tf.dispose([xs, ys, ...initial]);
+  model.dispose();
+}
+
 describe('FusedBatchNorm gradient (PipeBatchNormGrad)', () => {
   // [n, h, w, c]: rows (n·h·w) below, at and across the Sum kernel's 256-row blocks; c a multiple of 4;
   // and [n, c], batch norm after a dense layer.
@@ -298,26 +325,7 @@ describe('FusedBatchNorm gradient (PipeBatchNormGrad)', () => {
     });
     model.add(tf.layers.flatten());
     model.add(tf.layers.dense({ units: 10, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: 13 }) }));
-    const initial = model.getWeights().map((t) => t.clone());
-    const xs = tf.tensor4d(values(64 * 28 * 28).map((v) => (v + 1) / 2), [64, 28, 28, 1]);
-    const ys = tf.oneHot(tf.tensor1d(Array.from({ length: 64 }, (_, i) => (i * 7) % 10), 'int32'), 10);
-    const train = async () => {
-      model.setWeights(initial);
-      const optimizer = tf.train.adam(1e-2);
-      model.compile({ optimizer, loss: 'categoricalCrossentropy' });
-      for (let step = 0; step < 3; step++) await model.trainOnBatch(xs, ys);
-      const weights = model.getWeights().map((t) => bits(t.dataSync()));
-      optimizer.dispose();
-      return weights;
-    };
-    const want = await withCompositeBatchNormGrad(train);
-    const got = await train();
-    expect(got.length).toBe(want.length);
-    got.forEach((w, i) => expect(w, `weight ${i}`).toEqual(want[i]));
-    // Training moved the weights, so the equality above compares real updates.
-    expect(bits(initial[0]!.dataSync())).not.toEqual(got[0]);
-    tf.dispose([xs, ys, ...initial]);
-    model.dispose();
+    await expectAdamStepsUnchanged(model, 64, withCompositeBatchNormGrad);
   });
 });
 
@@ -366,24 +374,7 @@ describe('Mean gradient', () => {
     model.add(tf.layers.activation({ activation: 'relu' }));
     model.add(tf.layers.globalAveragePooling2d({}));
     model.add(tf.layers.dense({ units: 10, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: 22 }) }));
-    const initial = model.getWeights().map((t) => t.clone());
-    const xs = tf.tensor4d(values(32 * 28 * 28).map((v) => (v + 1) / 2), [32, 28, 28, 1]);
-    const ys = tf.oneHot(tf.tensor1d(Array.from({ length: 32 }, (_, i) => (i * 3) % 10), 'int32'), 10);
-    const train = async () => {
-      model.setWeights(initial);
-      const optimizer = tf.train.adam(1e-2);
-      model.compile({ optimizer, loss: 'categoricalCrossentropy' });
-      for (let step = 0; step < 3; step++) await model.trainOnBatch(xs, ys);
-      const weights = model.getWeights().map((t) => bits(t.dataSync()));
-      optimizer.dispose();
-      return weights;
-    };
-    const want = await withStockMeanGradient(train);
-    const got = await train();
-    got.forEach((w, i) => expect(w, `weight ${i}`).toEqual(want[i]));
-    expect(bits(initial[0]!.dataSync())).not.toEqual(got[0]);
-    tf.dispose([xs, ys, ...initial]);
-    model.dispose();
+    await expectAdamStepsUnchanged(model, 32, withStockMeanGradient);
   });
 
   it('keeps tfjs\' own gradient on other backends', async () => {
