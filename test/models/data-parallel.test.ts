@@ -129,6 +129,7 @@ describe('convolutions that read the input', () => {
     };
     const stock = build();
     const lazy = build();
+    const topology = JSON.stringify(lazy.toJSON(null, false));
     expect(differentiateInputConvsLazily(tf, lazy)).toBe(1);
     const want = await gradients(stock);
     const got = await gradients(lazy);
@@ -139,11 +140,20 @@ describe('convolutions that read the input', () => {
     // Inference through the switched layer gives the same outputs.
     const [pStock, pLazy] = [stock, lazy].map((m) => Array.from((m.predict(xs) as TF.Tensor).dataSync()));
     expect(pLazy).toEqual(pStock);
+    // The saved topology is the layer's own; switching twice switches nothing more.
+    expect(JSON.stringify(lazy.toJSON(null, false))).toBe(topology);
+    expect(differentiateInputConvsLazily(tf, lazy)).toBe(0);
     // A first convolution with bias and ReLU is not fused in training, so there is nothing to switch.
     const plain = tf.sequential({ layers: [tf.layers.conv2d({ inputShape: [28, 28, 1], filters: 4, kernelSize: 3, activation: 'relu' })] });
     expect(differentiateInputConvsLazily(tf, plain)).toBe(0);
+    // A functional model (resnet's stem): the conv reading the input is switched, the later one is not.
+    const input = tf.input({ shape: [28, 28, 1] });
+    const stem = tf.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', useBias: false }).apply(input) as TF.SymbolicTensor;
+    const inner = tf.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', useBias: false }).apply(stem) as TF.SymbolicTensor;
+    const functional = tf.model({ inputs: input, outputs: inner });
+    expect(differentiateInputConvsLazily(tf, functional)).toBe(1);
     tf.dispose([xs, ys]);
-    [stock, lazy, plain].forEach((m) => m.dispose());
+    [stock, lazy, plain, functional].forEach((m) => m.dispose());
   });
 });
 

@@ -7,9 +7,8 @@ import type * as TF from '@tensorflow/tfjs';
 import { initTf } from '../../stages/tf/backend.js';
 import { BATCH_NORM_GRAD, batchNormGradKernels } from '../../stages/tf/kernels/batch_norm_grad.js';
 import { registerWasmTrainingKernels, WASM_TRAINING_KERNELS } from '../../stages/tf/kernels/index.js';
-import { registerMeanGradient } from '../../stages/tf/kernels/mean_grad.js';
 import { simdRoutines } from '../../stages/tf/kernels/wasm_simd.js';
-import { OUR_KERNEL } from '../../stages/tf/kernels/wasm_util.js';
+import { OUR_KERNEL, stockGradient } from '../../stages/tf/kernels/wasm_util.js';
 
 let tf: typeof TF;
 
@@ -329,38 +328,38 @@ describe('FusedBatchNorm gradient (PipeBatchNormGrad)', () => {
   });
 });
 
-/** tfjs' own Mean gradient (gradients/Mean_grad.js), registered while `fn` runs, then ours again. */
+/** tfjs' own Mean gradient, registered while `fn` runs, then ours again. */
 async function withStockMeanGradient<T>(fn: () => Promise<T>): Promise<T> {
-  tf.registerGradient({
-    kernelName: tf.Mean,
-    inputsToSave: ['x'],
-    gradFunc: (dy, saved, attrs) => {
-      const [x] = saved as [TF.Tensor];
-      const axes = tf.util.parseAxisParam((attrs as unknown as TF.MeanAttrs).axis, x.shape);
-      const expanded = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
-      const n = tf.util.sizeFromShape(axes.map((a) => x.shape[a]!));
-      return { x: () => tf.div(tf.mul(tf.reshape(dy as TF.Tensor, expanded), tf.ones(x.shape, 'float32')), n) };
-    },
-  });
+  const ours = tf.getGradient(tf.Mean)!;
+  tf.registerGradient(stockGradient(tf.Mean));
   try {
     return await fn();
   } finally {
-    registerMeanGradient();
+    tf.registerGradient(ours);
   }
 }
 
 describe('Mean gradient', () => {
   // Batch-norm moments ([N,H,W,C] over N,H,W), global average pooling (over H,W), the loss (all axes).
   it.each([
-    [[3, 13, 11, 16], [0, 1, 2], false], [[3, 13, 11, 16], [0, 1, 2], true], [[4, 7, 7, 8], [1, 2], false], [[6, 10], [0, 1], false], [[5, 9], [-1], true],
+    [[3, 13, 11, 16], [0, 1, 2], false], [[3, 13, 11, 16], [0, 1, 2], true], [[4, 7, 7, 8], [1, 2], false], [[6, 10], [0, 1], false],
+    [[5, 9], [-1], true], [[5, 9], [-1], false], [[4, 6], null, false],
   ] as const)('equals tfjs\' own formula bit for bit on wasm for x %j over %j (keepDims %s), without a tensor of ones', async (shape, axis, keepDims) => {
     await tf.setBackend('wasm');
     const x = tf.tensor(values(shape.reduce((a, b) => a * b, 1)), [...shape]);
-    const outShape = tf.mean(x, [...axis], keepDims).shape;
+    const mean = (t: TF.Tensor) => (axis === null ? tf.mean(t) : tf.mean(t, [...axis], keepDims));
+    const outShape = tf.tidy(() => mean(x).shape);
     const dy = tf.tensor(values(tf.util.sizeFromShape(outShape)), outShape);
-    const grad = async () => bits(await tf.grad((t: TF.Tensor) => tf.mean(t, [...axis], keepDims))(x, dy).data());
+    const grad = async () => {
+      const g = tf.grad(mean)(x, dy);
+      const out = bits(await g.data());
+      g.dispose();
+      return out;
+    };
     const want = await withStockMeanGradient(grad);
+    const tensorsBefore = tf.memory().numTensors;
     expect(await grad()).toEqual(want);
+    expect(tf.memory().numTensors).toBe(tensorsBefore);
     const profile = await tf.profile(async () => { await grad(); });
     expect(profile.kernelNames).not.toContain('Multiply');
     tf.dispose([x, dy]);
@@ -377,7 +376,11 @@ describe('Mean gradient', () => {
     await expectAdamStepsUnchanged(model, 32, withStockMeanGradient);
   });
 
-  it('keeps tfjs\' own gradient on other backends', async () => {
+  it('keeps tfjs\' own gradient on other backends and for empty tensors', async () => {
+    await tf.setBackend('wasm');
+    const empty = tf.zeros([0, 3]);
+    expect(tf.grad((t: TF.Tensor) => tf.mean(t, 0))(empty).shape).toEqual([0, 3]);
+    empty.dispose();
     await tf.setBackend('cpu');
     const x = tf.tensor(values(24), [2, 3, 4]);
     const grad = async () => bits(await tf.grad((t: TF.Tensor) => tf.mean(t, [0, 1]))(x).data());

@@ -25,20 +25,30 @@ interface Conv2DFields {
   readonly inboundNodes: Array<{ inboundLayers: Array<{ getClassName(): string }> }>;
 }
 
-/** Returns how many layers were switched (0 where no convolution reads the input in the fused form). */
+/** Layers already switched (ShardComputer may be built twice on one model when helper threads fail to start). */
+const switchedLayers = new WeakSet();
+
+/**
+ * Switches the input convolutions of `model` to the plain op; returns how many it switched. Only on wasm,
+ * where bit-identity is tested; other backends keep tfjs' fused path.
+ */
 export function differentiateInputConvsLazily(tf: typeof TF, model: TF.LayersModel): number {
+  if (tf.getBackend() !== 'wasm') return 0;
   let switched = 0;
   for (const layer of model.layers) {
-    if (layer.getClassName() !== 'Conv2D') continue;
+    if (layer.getClassName() !== 'Conv2D' || switchedLayers.has(layer)) continue;
     const conv = layer as unknown as Conv2DFields;
     const readsInput = conv.inboundNodes.length === 1 && conv.inboundNodes[0]!.inboundLayers.every((l) => l.getClassName() === 'InputLayer');
     const fused = !conv.useBias && conv.activation.getClassName() === 'linear' && conv.dataFormat === 'channelsLast';
     if (!readsInput || !fused) continue;
-    layer.call = (inputs: TF.Tensor | TF.Tensor[]) =>
-      tf.tidy(() => {
-        const x = Array.isArray(inputs) ? inputs[0]! : inputs;
-        return tf.conv2d(x as TF.Tensor4D, conv.kernel.read(), conv.strides, conv.padding, 'NHWC', conv.dilationRate);
-      });
+    const original = layer.call.bind(layer);
+    layer.call = (inputs: TF.Tensor | TF.Tensor[], kwargs: Record<string, unknown>) => {
+      // Anything but one tensor goes to tfjs' own call, which rejects it as before.
+      if (Array.isArray(inputs) && inputs.length !== 1) return original(inputs, kwargs);
+      const x = (Array.isArray(inputs) ? inputs[0]! : inputs) as TF.Tensor4D;
+      return tf.tidy(() => tf.conv2d(x, conv.kernel.read(), conv.strides, conv.padding, 'NHWC', conv.dilationRate));
+    };
+    switchedLayers.add(layer);
     switched++;
   }
   return switched;

@@ -81,6 +81,7 @@ export class ShardComputer {
     // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment -- as above
     this.state = model.nonTrainableWeights.map((w) => w.read() as TF.Variable);
     this.dropouts = model.layers.filter((l) => l.getClassName() === 'Dropout') as unknown as Array<{ seed?: number | undefined }>;
+    // Changes how this model instance differentiates, not what it computes (input-conv.ts).
     differentiateInputConvsLazily(tf, model);
   }
 
@@ -125,10 +126,10 @@ export class ShardComputer {
   }
 
   /**
-   * A whole batch as one shard, applied at once: the same update `compute` and an average over one
-   * shard give (that average multiplies by 1 and adds to 0, both exact, and puts back the statistics
-   * the forward pass left), without copying the gradient and the weights through JavaScript arrays
-   * each step (~11% of an mlp training).
+   * A whole batch as one shard, applied at once: the update `compute` and an average over one shard
+   * give (that average multiplies by 1 and adds to 0, exact up to the sign of zero: it turned a -0
+   * gradient into +0, and it put back the statistics the forward pass had left), without copying the
+   * gradient and the weights through JavaScript arrays each step (~11% of an mlp training).
    */
   computeAndApply(x: Float32Array, y: Int32Array, count: number, seeds: readonly number[], optimizer: TF.Optimizer): ShardOutcome {
     return this.withGradients(x, y, count, seeds, (grads) => {

@@ -12,13 +12,13 @@
  * kernel's own blocked row sum (sumRowBlocks). Tested against the composite in
  * test/tf/kernels.test.ts, gradient by gradient and through Adam steps of a batch-norm CNN.
  * Any other case (another backend, no SIMD, channels not a multiple of 4, a non-vector mean or
- * no scale) keeps tfjs' own gradient, which is captured before ours replaces it.
+ * no scale) keeps tfjs' own gradient, which overrideGradient keeps beside ours.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { GradConfig, KernelConfig, NamedAttrMap, NamedTensorInfoMap, Tensor, TensorInfo } from '@tensorflow/tfjs';
+import type { KernelConfig, NamedAttrMap, NamedTensorInfoMap, Tensor, TensorInfo } from '@tensorflow/tfjs';
 import { sumRowBlocks } from './reduce_tile.js';
 import { simdRoutines } from './wasm_simd.js';
-import { free, heapF32, heapOffset, ours, type WasmBackend } from './wasm_util.js';
+import { free, heapF32, heapOffset, ours, overrideGradient, stockGradient, type WasmBackend } from './wasm_util.js';
 
 export const BATCH_NORM_GRAD = 'PipeBatchNormGrad';
 
@@ -65,10 +65,6 @@ export const batchNormGradKernels: KernelConfig[] = [
   { kernelName: BATCH_NORM_GRAD, backendName: 'wasm', kernelFunc: ours(batchNormGrad) },
 ];
 
-/** Marks our gradient config, so registering twice keeps tfjs' own one as the fallback. */
-const OUR_GRADIENT = Symbol.for('pipe.batchNormGradient');
-let stockGradient: GradConfig | undefined;
-
 function fusedApplies(x: Tensor, mean: Tensor, scale: Tensor | undefined): scale is Tensor {
   const cols = x.shape[x.shape.length - 1] ?? 0;
   if (scale == null || x.dtype !== 'float32' || x.rank !== 4 || mean.rank !== 1 || scale.rank !== 1 || cols % 4 !== 0 || x.size === 0) return false;
@@ -78,27 +74,15 @@ function fusedApplies(x: Tensor, mean: Tensor, scale: Tensor | undefined): scale
 
 /** FusedBatchNorm's gradient through PipeBatchNormGrad where it applies, else tfjs' own gradient. */
 export function registerBatchNormGradient(): void {
-  const current = tf.getGradient(tf.FusedBatchNorm) as GradConfig | undefined;
-  if (current && OUR_GRADIENT in current) return;
-  stockGradient = current;
-  const config: GradConfig = {
-    kernelName: tf.FusedBatchNorm,
-    inputsToSave: ['x', 'mean', 'variance', 'scale'],
-    gradFunc: (dy: Tensor | Tensor[], saved: Tensor[], attrs: NamedAttrMap) => {
-      const [x, mean, variance, scale] = saved as [Tensor, Tensor, Tensor, Tensor | undefined];
-      if (!fusedApplies(x, mean, scale)) {
-        if (!stockGradient) throw new Error('tfjs registers no FusedBatchNorm gradient to fall back on');
-        return stockGradient.gradFunc(dy, saved, attrs);
-      }
-      const { varianceEpsilon } = attrs as unknown as tf.FusedBatchNormAttrs;
-      // The same ops as tfjs' composite, on [C] vectors: their values must match it bit for bit.
-      const r = tf.rsqrt(tf.add(variance, tf.scalar(varianceEpsilon)));
-      const minusR = tf.mul(r, tf.scalar(-1));
-      const minusHalfRCube = tf.mul(tf.mul(tf.mul(r, r), r), tf.scalar(-0.5));
-      const [dx, dMean, dVariance, dScale, dOffset] = tf.engine().runKernel(BATCH_NORM_GRAD, { x, dy: dy as Tensor, mean, r, scale, minusR, minusHalfRCube }) as Tensor[];
-      return { x: () => dx!, mean: () => dMean!, variance: () => dVariance!, scale: () => dScale!, offset: () => dOffset! };
-    },
-  };
-  Object.defineProperty(config, OUR_GRADIENT, { value: true });
-  tf.registerGradient(config);
+  overrideGradient(tf.FusedBatchNorm, ['x', 'mean', 'variance', 'scale'], (dy: Tensor | Tensor[], saved: Tensor[], attrs: NamedAttrMap) => {
+    const [x, mean, variance, scale] = saved as [Tensor, Tensor, Tensor, Tensor | undefined];
+    if (!fusedApplies(x, mean, scale)) return stockGradient(tf.FusedBatchNorm).gradFunc(dy, saved, attrs);
+    const { varianceEpsilon } = attrs as unknown as tf.FusedBatchNormAttrs;
+    // The same ops as tfjs' composite, on [C] vectors: their values must match it bit for bit.
+    const r = tf.rsqrt(tf.add(variance, tf.scalar(varianceEpsilon)));
+    const minusR = tf.mul(r, tf.scalar(-1));
+    const minusHalfRCube = tf.mul(tf.mul(tf.mul(r, r), r), tf.scalar(-0.5));
+    const [dx, dMean, dVariance, dScale, dOffset] = tf.engine().runKernel(BATCH_NORM_GRAD, { x, dy: dy as Tensor, mean, r, scale, minusR, minusHalfRCube }) as Tensor[];
+    return { x: () => dx!, mean: () => dMean!, variance: () => dVariance!, scale: () => dScale!, offset: () => dOffset! };
+  });
 }

@@ -9,33 +9,22 @@
  * memmove Tile of reduce_tile.ts): one pass, no JavaScript fill.
  *
  * Bit-identical to tfjs' formula: dy * 1 is dy exactly in IEEE float, and each element then sees the
- * same single division by n, whether it is done before or after the broadcast. Other backends keep
- * tfjs' own gradient, captured before ours replaces it. Tested in test/tf/kernels.test.ts.
+ * same single division by n, whether it is done before or after the broadcast. Other backends (and
+ * empty or non-float tensors) keep tfjs' own gradient. Tested in test/tf/kernels.test.ts.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { GradConfig, NamedAttrMap, Tensor } from '@tensorflow/tfjs';
-
-/** Marks our gradient config, so registering twice keeps tfjs' own one as the fallback. */
-const OUR_GRADIENT = Symbol.for('pipe.meanGradient');
-let stockGradient: GradConfig | undefined;
+import type { NamedAttrMap, Tensor } from '@tensorflow/tfjs';
+import { overrideGradient, stockGradient } from './wasm_util.js';
 
 export function registerMeanGradient(): void {
-  const current = tf.getGradient(tf.Mean) as GradConfig | undefined;
-  if (current && OUR_GRADIENT in current) return;
-  if (!current) throw new Error('tfjs registers no Mean gradient to replace');
-  stockGradient = current;
-  const config: GradConfig = {
-    kernelName: tf.Mean,
-    inputsToSave: ['x'],
-    gradFunc: (dy: Tensor | Tensor[], saved: Tensor[], attrs: NamedAttrMap) => {
-      const [x] = saved as [Tensor];
-      if (tf.getBackend() !== 'wasm' || x.dtype !== 'float32') return stockGradient!.gradFunc(dy, saved, attrs);
-      const axes = tf.util.parseAxisParam((attrs as unknown as tf.MeanAttrs).axis, x.shape);
-      const reduceSize = tf.util.sizeFromShape(axes.map((a) => x.shape[a]!));
-      const expandedShape = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
-      return { x: () => tf.tidy(() => tf.broadcastTo(tf.div(tf.reshape(dy as Tensor, expandedShape), reduceSize), x.shape)) };
-    },
-  };
-  Object.defineProperty(config, OUR_GRADIENT, { value: true });
-  tf.registerGradient(config);
+  overrideGradient(tf.Mean, ['x'], (dy: Tensor | Tensor[], saved: Tensor[], attrs: NamedAttrMap) => {
+    const [x] = saved as [Tensor];
+    // An empty x would tile to the wrong shape (a repeat count of 0); tfjs' formula handles it.
+    if (tf.getBackend() !== 'wasm' || x.dtype !== 'float32' || x.size === 0) return stockGradient(tf.Mean).gradFunc(dy, saved, attrs);
+    const axes = tf.util.parseAxisParam((attrs as unknown as tf.MeanAttrs).axis, x.shape);
+    const reduceSize = tf.util.sizeFromShape(axes.map((a) => x.shape[a]!));
+    const expandedShape = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
+    // The engine runs gradient functions inside tidy, so the intermediate quotient is freed.
+    return { x: () => tf.broadcastTo(tf.div(tf.reshape(dy as Tensor, expandedShape), reduceSize), x.shape) };
+  });
 }

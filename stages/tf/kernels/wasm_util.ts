@@ -6,7 +6,7 @@
  * while direct kernel calls return bare TensorInfos that we free ourselves with `disposeData`.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { DataType, KernelConfig, KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs';
+import type { DataType, GradConfig, KernelConfig, KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs';
 
 /** The part of tfjs-backend-wasm's BackendWasm these kernels rely on (its own typings pull in emscripten types). */
 export interface WasmBackend {
@@ -76,4 +76,29 @@ export function ours(fn: (args: { inputs: NamedTensorInfoMap; attrs: NamedAttrMa
 
 export function pair(v: number | [number, number]): [number, number] {
   return typeof v === 'number' ? [v, v] : v;
+}
+
+/** Marks gradient configs registered by overrideGradient; its value is tfjs' own config, kept as the fallback. */
+const STOCK_GRADIENT = Symbol.for('pipe.stockGradient');
+type Marked = GradConfig & { [STOCK_GRADIENT]?: GradConfig };
+
+/**
+ * Registers our gradient for `kernelName`, keeping tfjs' own one (stockGradient) for the cases ours does
+ * not take. Idempotent, also across copies of this module: the stock config travels on ours.
+ */
+export function overrideGradient(kernelName: string, inputsToSave: string[], gradFunc: GradConfig['gradFunc']): void {
+  const current = tf.getGradient(kernelName) as Marked | undefined;
+  if (current?.[STOCK_GRADIENT]) return;
+  if (!current) throw new Error(`tfjs registers no ${kernelName} gradient to replace`);
+  const config: GradConfig = { kernelName, inputsToSave, gradFunc };
+  Object.defineProperty(config, STOCK_GRADIENT, { value: current });
+  tf.registerGradient(config);
+}
+
+/** tfjs' own gradient config for `kernelName`, whether or not ours replaced it. */
+export function stockGradient(kernelName: string): GradConfig {
+  const current = tf.getGradient(kernelName) as Marked | undefined;
+  const stock = current?.[STOCK_GRADIENT] ?? current;
+  if (!stock) throw new Error(`tfjs registers no ${kernelName} gradient`);
+  return stock;
 }
