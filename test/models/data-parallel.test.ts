@@ -45,14 +45,19 @@ describe('shardRange', () => {
   });
 });
 
+/** The input stem cnn and resnet build: a bias-free 3x3 conv of 8 filters on 28x28x1, batch norm, ReLU. */
+function addConvBnRelu(tf: typeof TF, model: TF.Sequential, seed: number): void {
+  model.add(tf.layers.conv2d({ inputShape: [28, 28, 1], filters: 8, kernelSize: 3, useBias: false, kernelInitializer: tf.initializers.glorotUniform({ seed }) }));
+  model.add(tf.layers.batchNormalization({ momentum: 0.9, epsilon: 1e-5 }));
+  model.add(tf.layers.activation({ activation: 'relu' }));
+}
+
 describe('one shard', () => {
   it('applied at once (computeAndApply) updates exactly as one shard averaged and applied (compute)', async () => {
     const { tf } = await initTf('wasm');
     const build = () => {
       const model = tf.sequential();
-      model.add(tf.layers.conv2d({ inputShape: [28, 28, 1], filters: 8, kernelSize: 3, useBias: false, kernelInitializer: tf.initializers.glorotUniform({ seed: 5 }) }));
-      model.add(tf.layers.batchNormalization({ momentum: 0.9, epsilon: 1e-5 }));
-      model.add(tf.layers.activation({ activation: 'relu' }));
+      addConvBnRelu(tf, model, 5);
       model.add(tf.layers.flatten());
       model.add(tf.layers.dropout({ rate: 0.3 }));
       model.add(tf.layers.dense({ units: 10, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: 6 }) }));
@@ -101,12 +106,11 @@ describe('one shard', () => {
 describe('convolutions that read the input', () => {
   it('are differentiated lazily: the same gradients bit for bit, without the images\' own gradient', async () => {
     const { tf } = await initTf('wasm');
-    // conv (no bias) -> BN -> ReLU as cnn and resnet build it, then a conv with bias and ReLU (never switched).
+    // conv (no bias) -> BN -> ReLU as cnn and resnet build it, then a second bias-free conv, which reads
+    // an activation, not the input, so it is never switched.
     const build = () => {
       const model = tf.sequential();
-      model.add(tf.layers.conv2d({ inputShape: [28, 28, 1], filters: 8, kernelSize: 3, useBias: false, kernelInitializer: tf.initializers.glorotUniform({ seed: 7 }) }));
-      model.add(tf.layers.batchNormalization({ momentum: 0.9, epsilon: 1e-5 }));
-      model.add(tf.layers.activation({ activation: 'relu' }));
+      addConvBnRelu(tf, model, 7);
       model.add(tf.layers.conv2d({ filters: 8, kernelSize: 3, useBias: false, kernelInitializer: tf.initializers.glorotUniform({ seed: 8 }) }));
       model.add(tf.layers.flatten());
       model.add(tf.layers.dense({ units: 10, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: 9 }) }));
