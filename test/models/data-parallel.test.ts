@@ -233,6 +233,17 @@ describe.skipIf(!existsSync(compiled('cnn')))('data-parallel training on helper 
     expect(await probs(plain.trained)).not.toEqual(p1);
   });
 
+  it('weight decay reaches every thread: the helpers start each step from the decayed weights, so 2 threads equal 1', async () => {
+    const params = { filters: [8], dense_units: 16, batch_shards: 2 };
+    const decayedOne = await fit('cnn', { ...params, weight_decay: 0.5 }, 1);
+    const decayedTwo = await fit('cnn', { ...params, weight_decay: 0.5 }, 2);
+    const plain = await fit('cnn', params, 1);
+    expect(decayedTwo.trained.timings?.['threads']).toBe(2);
+    const p1 = await probs(decayedOne.trained);
+    expect(await probs(decayedTwo.trained)).toEqual(p1);
+    expect(await probs(plain.trained)).not.toEqual(p1);
+  });
+
   it('the shard count is part of the recipe: 1 shard (whole-batch statistics) trains differently from 2', async () => {
     const params = { filters: [8], dense_units: 16 };
     const whole = await fit('cnn', { ...params, batch_shards: 1 }, 1);

@@ -91,7 +91,7 @@ describe('cache-key params', () => {
     // The code still reads it (filled by the schema), but the key sees the params from before it existed.
     expect(train.params['augment_erase']).toBe(0);
     expect(train.keyParams).not.toHaveProperty('augment_erase');
-    const marked = new Set(['augment_erase', 'label_smoothing']);
+    const marked = new Set(['augment_erase', 'label_smoothing', 'weight_decay']);
     expect(train.keyParams).toEqual(Object.fromEntries(Object.entries(train.params).filter(([key]) => !marked.has(key))));
     // Written at its default, the key is the same; any other value joins the key.
     expect((await planText(TRAIN, ['train.augment_erase=0'])).byName.get('train')!.keyParams).toEqual(train.keyParams);
@@ -103,6 +103,13 @@ describe('cache-key params', () => {
     expect(train.params['label_smoothing']).toBe(0);
     expect(train.keyParams).not.toHaveProperty('label_smoothing');
     expect((await planText(TRAIN, ['train.label_smoothing=0.1'])).byName.get('train')!.keyParams['label_smoothing']).toBe(0.1);
+  });
+
+  it('weight_decay is marked too: out of the key at 0, in it otherwise', async () => {
+    const train = (await planText(TRAIN)).byName.get('train')!;
+    expect(train.params['weight_decay']).toBe(0);
+    expect(train.keyParams).not.toHaveProperty('weight_decay');
+    expect((await planText(TRAIN, ['train.weight_decay=0.05'])).byName.get('train')!.keyParams['weight_decay']).toBe(0.05);
   });
 
   it('keep every unmarked param, defaults included', async () => {

@@ -149,6 +149,11 @@ export class DataParallelStep {
     return this.computer.dropoutCount;
   }
 
+  /** The training thread's variables: each step's helpers start from their values. */
+  get trainableVariables(): readonly TF.Variable[] {
+    return this.computer.trainableVariables;
+  }
+
   /**
    * Follows a new thread grant between steps: stops helpers, or starts some and waits until they
    * are ready (about a second, once per grant change: the granted core is idle meanwhile anyway).

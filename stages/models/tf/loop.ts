@@ -13,6 +13,7 @@ import { learningRateAt, type TrainOptions } from './options.js';
 import { Rng } from './prng.js';
 import { ProbabilityScore } from '../../evaluate/metrics.js';
 import { predictBatched } from './trained.js';
+import { decoupledWeightDecay } from './weight-decay.js';
 
 export interface LoopResult {
   readonly history: EpochRecord[];
@@ -136,6 +137,8 @@ export async function trainLoop(
     backend: tf.getBackend(),
     log: (m) => ctx.log(m),
   });
+  // Decays the training thread's weights after each update; helpers read them at the next step.
+  const decay = decoupledWeightDecay(tf, stepper.trainableVariables, o.weightDecay);
   if (stepper.threads > 1) ctx.log(`training on ${stepper.threads} threads (${o.batchShards} shards per batch)`);
   const order = Int32Array.from({ length: n }, (_, i) => i);
   const xb = stepper.batchX;
@@ -188,6 +191,7 @@ export async function trainLoop(
         await stepper.resize(granted());
         peakThreads = Math.max(peakThreads, stepper.threads);
         const outcome = await stepper.step(b, seeds, optimizer);
+        decay?.(lr);
         lossSum += outcome.loss * b;
         correctSum += outcome.correct;
 

@@ -31,11 +31,13 @@ export interface TrainOptions {
   readonly batchShards: number;
   /** Label-smoothing epsilon of the training loss (0 = one-hot targets). */
   readonly labelSmoothing: number;
+  /** Decoupled weight decay per unit of learning rate (0 = off; weight-decay.ts). */
+  readonly weightDecay: number;
   readonly seed: number;
 }
 
 /** Training params every tfjs model reads; defined once in schemas/models/training.schema.json. */
-export const TRAINING_PARAMS = ['epochs', 'batch_size', 'optimizer', 'learning_rate', 'momentum', 'lr_schedule', 'lr_step_epochs', 'lr_step_gamma', 'early_stopping_patience', 'restore_best_weights', 'batch_shards', 'label_smoothing', 'seed'] as const;
+export const TRAINING_PARAMS = ['epochs', 'batch_size', 'optimizer', 'learning_rate', 'momentum', 'lr_schedule', 'lr_step_epochs', 'lr_step_gamma', 'early_stopping_patience', 'restore_best_weights', 'batch_shards', 'label_smoothing', 'weight_decay', 'seed'] as const;
 /** Augmentation params, only in the image models' schemas. */
 export const AUGMENT_PARAMS = ['augment_shift', 'augment_flip', 'augment_photo', 'augment_erase'] as const;
 export type TrainingParam = (typeof TRAINING_PARAMS)[number];
@@ -61,6 +63,7 @@ export function trainOptions(p: Resolved<TrainingParam> | Resolved<TrainingParam
     augmentErase: augment ? num(augment, 'augment_erase') : 0,
     batchShards: Math.max(1, Math.round(num(p, 'batch_shards'))),
     labelSmoothing: num(p, 'label_smoothing'),
+    weightDecay: num(p, 'weight_decay'),
     seed: Math.round(num(p, 'seed')),
   };
 }
