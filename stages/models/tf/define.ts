@@ -58,6 +58,12 @@ export function defineTfModel<K extends string>(spec: TfModelSpec<K>): ModelDefi
       }
       const p = withDefaults(spec.schema, params, keys);
       const o = trainOptions(p);
+      // No schedule exceeds the base rate, so this one check keeps every step's decay factor positive.
+      if (o.learningRate * o.weightDecay >= 1) {
+        throw new StageInputError(
+          `${spec.name}: weight_decay ${o.weightDecay} × learning_rate ${o.learningRate} is ${o.learningRate * o.weightDecay}, so each step would multiply the weights by 1 − lr·weight_decay ≤ 0; keep the product well below 1 (e.g. weight_decay 0.4 at learning_rate 0.001)`,
+        );
+      }
       const { tf, backend } = await initTf(ctx.backend as BackendName | undefined);
       const rng = new Rng(o.seed);
       const sampleShape = train.shape.slice(1);
