@@ -3,10 +3,9 @@
  * the thread count only the speed. Threads need the compiled helper script, so the threaded fits
  * import the models from dist/ (built by test/global-setup.ts), on real Fashion-MNIST images.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import type * as TF from '@tensorflow/tfjs';
 import { shardRange } from '../../stages/models/tf/data-parallel.js';
@@ -15,16 +14,9 @@ import { ShardComputer } from '../../stages/models/tf/shard.js';
 import { initTf } from '../../stages/tf/backend.js';
 import type { Dataset, FitContext, ModelDefinition, TrainedModel } from '../../stages/models/types.js';
 import type { Params } from '../../stages/types.js';
+import { fashionTrain } from './fashion.js';
 
 const ROOT = join(import.meta.dirname, '../..');
-
-function fashion(n: number): Dataset {
-  const img = gunzipSync(readFileSync(join(ROOT, 'data/fashion-mnist/train-images-idx3-ubyte.gz')));
-  const lab = gunzipSync(readFileSync(join(ROOT, 'data/fashion-mnist/train-labels-idx1-ubyte.gz')));
-  const x = new Float32Array(n * 784);
-  for (let i = 0; i < x.length; i++) x[i] = img[16 + i]! / 255;
-  return { x, shape: [n, 28, 28, 1], y: Uint8Array.from(lab.subarray(8, 8 + n)), numClasses: 10 };
-}
 
 describe('shardRange', () => {
   it('splits any batch into contiguous shards that cover it exactly, sizes within one of each other', () => {
@@ -63,7 +55,7 @@ describe('one shard', () => {
       model.add(tf.layers.dense({ units: 10, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: 6 }) }));
       return model;
     };
-    const data = fashion(48);
+    const data = fashionTrain(48);
     const y = Int32Array.from(data.y);
     const run = (direct: boolean): number[][] => {
       const model = build();
@@ -116,7 +108,7 @@ describe('convolutions that read the input', () => {
       model.add(tf.layers.dense({ units: 10, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: 9 }) }));
       return model;
     };
-    const data = fashion(16);
+    const data = fashionTrain(16);
     const xs = tf.tensor4d(data.x, [16, 28, 28, 1]);
     const ys = tf.oneHot(tf.tensor1d(Array.from(data.y), 'int32'), 10);
     const gradients = async (model: TF.LayersModel) => {
@@ -164,8 +156,9 @@ describe('convolutions that read the input', () => {
 const compiled = (model: string): string => join(ROOT, 'dist', 'stages', 'models', `${model}.js`);
 
 describe.skipIf(!existsSync(compiled('cnn')))('data-parallel training on helper threads', () => {
-  const data = fashion(320);
-  const val: Dataset = { ...fashion(400), x: fashion(400).x.subarray(320 * 784), shape: [80, 28, 28, 1], y: fashion(400).y.subarray(320) };
+  const data = fashionTrain(320);
+  const rows = fashionTrain(400);
+  const val: Dataset = { ...rows, x: rows.x.subarray(320 * 784), shape: [80, 28, 28, 1], y: rows.y.subarray(320) };
   // A batch of 100 does not divide by 3 shards, and 320 rows leave a last batch of 20.
   const base: Params = { epochs: 2, batch_size: 100, seed: 3 };
   const fit = async (model: 'cnn' | 'resnet', params: Params, threads: number): Promise<{ trained: TrainedModel; logs: string[] }> => {

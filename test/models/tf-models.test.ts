@@ -3,10 +3,8 @@
  * conv training kernels until stages/tf/kernels lands); flat models also run on wasm.
  */
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
 import { Ajv } from 'ajv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeNpy } from '../../artifacts/npy.js';
@@ -18,17 +16,8 @@ import type { Dataset, FitContext, ModelDefinition, TrainedModel } from '../../s
 import { initTf, type BackendName } from '../../stages/tf/backend.js';
 import { train as trainStage } from '../../stages/train.js';
 import { StageInputError, type InputArtifact, type Params, type StageContext } from '../../stages/types.js';
+import { fashionTrain } from './fashion.js';
 
-const FASHION = join(import.meta.dirname, '../../data/fashion-mnist');
-
-/** First `n` Fashion-MNIST training images, scaled to [0,1] (IDX: 16-byte image header, 8-byte label header). */
-function fashion(n: number): { x: Float32Array; y: Uint8Array } {
-  const img = gunzipSync(readFileSync(join(FASHION, 'train-images-idx3-ubyte.gz')));
-  const lab = gunzipSync(readFileSync(join(FASHION, 'train-labels-idx1-ubyte.gz')));
-  const x = new Float32Array(n * 784);
-  for (let i = 0; i < x.length; i++) x[i] = img[16 + i]! / 255;
-  return { x, y: Uint8Array.from(lab.subarray(8, 8 + n)) };
-}
 
 function images(x: Float32Array, y: Uint8Array, from: number, to: number): Dataset {
   return { x: x.subarray(from * 784, to * 784), shape: [to - from, 28, 28, 1], y: y.subarray(from, to), numClasses: 10 };
@@ -131,7 +120,7 @@ describe('image models on cpu', () => {
   let x: Float32Array;
   let y: Uint8Array;
   beforeAll(async () => {
-    ({ x, y } = fashion(96));
+    ({ x, y } = fashionTrain(96));
     await initTf('cpu');
   });
   // tfjs-cpu conv gradients are slow (~0.5 s per image for the default CNN): keep these tiny.
@@ -249,7 +238,7 @@ describe('flat models', () => {
 describe('image models on wasm (needs stages/tf/kernels)', () => {
   it('cnn: deterministic and round-trips', async () => {
     await initTf('wasm');
-    const { x, y } = fashion(80);
+    const { x, y } = fashionTrain(80);
     const params = { filters: [8, 8, 8], dense_units: 16, batch_size: 16, epochs: 2, seed: 5, augment_shift: 1 };
     const a = await getModel('cnn').fit(images(x, y, 0, 64), images(x, y, 64, 80), params, ctx('wasm'));
     const b = await getModel('cnn').fit(images(x, y, 0, 64), images(x, y, 64, 80), params, ctx('wasm'));

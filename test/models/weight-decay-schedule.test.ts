@@ -3,12 +3,10 @@
  * every tfjs model wires it in: here the mlp, with a cosine schedule, on real Fashion-MNIST rows.
  * The real decay runs; the mock only records the rates it was given.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
 import { describe, expect, it, vi } from 'vitest';
-import type { Dataset, FitContext } from '../../stages/models/types.js';
+import type { FitContext } from '../../stages/models/types.js';
 import type * as WeightDecay from '../../stages/models/tf/weight-decay.js';
+import { fashionTrain } from './fashion.js';
 
 const rates: number[] = [];
 vi.mock('../../stages/models/tf/weight-decay.js', async (importOriginal) => {
@@ -31,18 +29,10 @@ vi.mock('../../stages/models/tf/weight-decay.js', async (importOriginal) => {
 const { mlp } = await import('../../stages/models/mlp.js');
 const { learningRateAt, trainOptions, withDefaults } = await import('../../stages/models/tf/options.js');
 
-const ROOT = join(import.meta.dirname, '../..');
-function fashion(n: number): Dataset {
-  const img = gunzipSync(readFileSync(join(ROOT, 'data/fashion-mnist/train-images-idx3-ubyte.gz')));
-  const lab = gunzipSync(readFileSync(join(ROOT, 'data/fashion-mnist/train-labels-idx1-ubyte.gz')));
-  const x = new Float32Array(n * 784);
-  for (let i = 0; i < x.length; i++) x[i] = img[16 + i]! / 255;
-  return { x, shape: [n, 784], y: Uint8Array.from(lab.subarray(8, 8 + n)), numClasses: 10 };
-}
 
 describe('weight decay in the training loop', () => {
   it('gets every step its scheduled rate, and changes what the mlp learns', async () => {
-    const data = fashion(300);
+    const data = fashionTrain(300, 'flat');
     const params = { hidden_layers: [16], epochs: 2, batch_size: 64, lr_schedule: 'cosine', seed: 1 };
     const ctx: FitContext = { signal: new AbortController().signal, progress: () => {}, log: () => {}, backend: 'wasm' };
     const decayed = await mlp.fit(data, undefined, { ...params, weight_decay: 0.5 }, ctx);
@@ -58,6 +48,6 @@ describe('weight decay in the training loop', () => {
 
   it('refuses a learning rate and decay whose product would make the factor 1 − lr·λ zero or negative', async () => {
     const ctx: FitContext = { signal: new AbortController().signal, progress: () => {}, log: () => {}, backend: 'wasm' };
-    await expect(mlp.fit(fashion(10), undefined, { optimizer: 'sgd', learning_rate: 2, weight_decay: 0.6, epochs: 1 }, ctx)).rejects.toThrow(/weight_decay 0.6 × learning_rate 2 .*≤ 0/);
+    await expect(mlp.fit(fashionTrain(10, 'flat'), undefined, { optimizer: 'sgd', learning_rate: 2, weight_decay: 0.6, epochs: 1 }, ctx)).rejects.toThrow(/weight_decay 0.6 × learning_rate 2 .*≤ 0/);
   });
 });
