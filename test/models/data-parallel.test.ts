@@ -12,9 +12,9 @@ import { shardRange } from '../../stages/models/tf/data-parallel.js';
 import { differentiateInputConvsLazily } from '../../stages/models/tf/input-conv.js';
 import { ShardComputer } from '../../stages/models/tf/shard.js';
 import { initTf } from '../../stages/tf/backend.js';
-import type { Dataset, FitContext, ModelDefinition, TrainedModel } from '../../stages/models/types.js';
+import type { FitContext, ModelDefinition, TrainedModel } from '../../stages/models/types.js';
 import type { Params } from '../../stages/types.js';
-import { fashionTrain } from './fashion.js';
+import { fashionTrain, rowsOf } from './fashion.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 
@@ -156,9 +156,9 @@ describe('convolutions that read the input', () => {
 const compiled = (model: string): string => join(ROOT, 'dist', 'stages', 'models', `${model}.js`);
 
 describe.skipIf(!existsSync(compiled('cnn')))('data-parallel training on helper threads', () => {
-  const data = fashionTrain(320);
   const rows = fashionTrain(400);
-  const val: Dataset = { ...rows, x: rows.x.subarray(320 * 784), shape: [80, 28, 28, 1], y: rows.y.subarray(320) };
+  const data = rowsOf(rows, 0, 320);
+  const val = rowsOf(rows, 320, 400);
   // A batch of 100 does not divide by 3 shards, and 320 rows leave a last batch of 20.
   const base: Params = { epochs: 2, batch_size: 100, seed: 3 };
   const fit = async (model: 'cnn' | 'resnet', params: Params, threads: number): Promise<{ trained: TrainedModel; logs: string[] }> => {

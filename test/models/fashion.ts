@@ -21,3 +21,10 @@ export function fashionTrain(n: number, shape: 'flat' | 'image' = 'image'): Data
   const x = Float32Array.from(pixels.subarray(0, n * 784), (v) => v / 255);
   return { x, shape: shape === 'flat' ? [n, 784] : [n, 28, 28, 1], y: Uint8Array.from(labels.subarray(0, n)), numClasses: 10 };
 }
+
+/** Rows [from, to) of `data` as a view on its buffers; the models copy what they read. */
+export function rowsOf(data: Dataset, from: number, to: number): Dataset {
+  const [n = 0, ...sample] = data.shape;
+  const width = data.x.length / n;
+  return { ...data, x: data.x.subarray(from * width, to * width), shape: [to - from, ...sample], y: data.y.subarray(from, to) };
+}

@@ -16,12 +16,7 @@ import type { Dataset, FitContext, ModelDefinition, TrainedModel } from '../../s
 import { initTf, type BackendName } from '../../stages/tf/backend.js';
 import { train as trainStage } from '../../stages/train.js';
 import { StageInputError, type InputArtifact, type Params, type StageContext } from '../../stages/types.js';
-import { fashionTrain } from './fashion.js';
-
-
-function images(x: Float32Array, y: Uint8Array, from: number, to: number): Dataset {
-  return { x: x.subarray(from * 784, to * 784), shape: [to - from, 28, 28, 1], y: y.subarray(from, to), numClasses: 10 };
-}
+import { fashionTrain, rowsOf } from './fashion.js';
 
 /** Learnable flat problem: class k lights up block k of the features, plus noise. */
 function synthetic(n: number, d = 32, classes = 4, seed = 1): Dataset {
@@ -117,10 +112,9 @@ describe('registry and schemas', () => {
 });
 
 describe('image models on cpu', () => {
-  let x: Float32Array;
-  let y: Uint8Array;
+  let rows: Dataset;
   beforeAll(async () => {
-    ({ x, y } = fashionTrain(96));
+    rows = fashionTrain(96);
     await initTf('cpu');
   });
   // tfjs-cpu conv gradients are slow (~0.5 s per image for the default CNN): keep these tiny.
@@ -131,10 +125,10 @@ describe('image models on cpu', () => {
 
   for (const name of ['cnn', 'resnet'] as const) {
     it(`${name}: trains with schema defaults only`, async () => {
-      const m = await getModel(name).fit(images(x, y, 0, 4), images(x, y, 4, 6), { epochs: 1 }, ctx('cpu'));
+      const m = await getModel(name).fit(rowsOf(rows, 0, 4), rowsOf(rows, 4, 6), { epochs: 1 }, ctx('cpu'));
       expect(m.backend).toBe('cpu');
       expect(m.history).toHaveLength(1);
-      const p = await predict(m, images(x, y, 6, 10));
+      const p = await predict(m, rowsOf(rows, 6, 10));
       expect(p).toHaveLength(40);
       for (let i = 0; i < 4; i++) expect(p.subarray(i * 10, i * 10 + 10).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
       m.dispose?.();
@@ -143,16 +137,16 @@ describe('image models on cpu', () => {
     it(`${name}: deterministic for a seed, and save/load round-trips`, async () => {
       const def = getModel(name);
       const params = { ...small[name], epochs: 2, seed: 7 };
-      const a = await def.fit(images(x, y, 0, 64), images(x, y, 64, 80), params, ctx('cpu'));
-      const b = await def.fit(images(x, y, 0, 64), images(x, y, 64, 80), params, ctx('cpu'));
-      const probe = images(x, y, 80, 96);
+      const a = await def.fit(rowsOf(rows, 0, 64), rowsOf(rows, 64, 80), params, ctx('cpu'));
+      const b = await def.fit(rowsOf(rows, 0, 64), rowsOf(rows, 64, 80), params, ctx('cpu'));
+      const probe = rowsOf(rows, 80, 96);
       expect(await predict(b, probe)).toEqual(await predict(a, probe));
       expect(b.history!.map((r) => [r.loss, r.val_loss])).toEqual(a.history!.map((r) => [r.loss, r.val_loss]));
-      const c = await def.fit(images(x, y, 0, 64), undefined, { ...params, epochs: 1, seed: 8 }, ctx('cpu'));
+      const c = await def.fit(rowsOf(rows, 0, 64), undefined, { ...params, epochs: 1, seed: 8 }, ctx('cpu'));
       expect(await predict(c, probe)).not.toEqual(await predict(a, probe));
       expect(c.history![0]!.val_loss).toBeUndefined();
       await roundTrip(def, a, probe);
-      await expect(a.predictProba(x.subarray(0, 784), [1, 784])).rejects.toThrow(/reshape/);
+      await expect(a.predictProba(rows.x.subarray(0, 784), [1, 784])).rejects.toThrow(/reshape/);
       for (const m of [a, b, c]) m.dispose?.();
     }, 60_000);
   }
@@ -238,12 +232,12 @@ describe('flat models', () => {
 describe('image models on wasm (needs stages/tf/kernels)', () => {
   it('cnn: deterministic and round-trips', async () => {
     await initTf('wasm');
-    const { x, y } = fashionTrain(80);
+    const rows = fashionTrain(80);
     const params = { filters: [8, 8, 8], dense_units: 16, batch_size: 16, epochs: 2, seed: 5, augment_shift: 1 };
-    const a = await getModel('cnn').fit(images(x, y, 0, 64), images(x, y, 64, 80), params, ctx('wasm'));
-    const b = await getModel('cnn').fit(images(x, y, 0, 64), images(x, y, 64, 80), params, ctx('wasm'));
+    const a = await getModel('cnn').fit(rowsOf(rows, 0, 64), rowsOf(rows, 64, 80), params, ctx('wasm'));
+    const b = await getModel('cnn').fit(rowsOf(rows, 0, 64), rowsOf(rows, 64, 80), params, ctx('wasm'));
     expect(a.backend).toBe('wasm');
-    const probe = images(x, y, 64, 80);
+    const probe = rowsOf(rows, 64, 80);
     expect(await predict(b, probe)).toEqual(await predict(a, probe));
     await roundTrip(getModel('cnn'), a, probe);
     a.dispose?.();

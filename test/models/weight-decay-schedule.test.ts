@@ -29,7 +29,6 @@ vi.mock('../../stages/models/tf/weight-decay.js', async (importOriginal) => {
 const { mlp } = await import('../../stages/models/mlp.js');
 const { learningRateAt, trainOptions, withDefaults } = await import('../../stages/models/tf/options.js');
 
-
 describe('weight decay in the training loop', () => {
   it('gets every step its scheduled rate, and changes what the mlp learns', async () => {
     const data = fashionTrain(300, 'flat');
