@@ -2,7 +2,7 @@
 import { resolve } from 'node:path';
 import { LocalStore, LocalStoreReader, type ArtifactReader, type ArtifactStore } from '../../artifacts/store.js';
 import { STAGES } from '../../stages/index.js';
-import type { BackendChoice, Plan } from '../config/types.js';
+import { BACKENDS, type BackendChoice, type Plan } from '../config/types.js';
 import { lastSuccessful, readRunRecords, type StageRecord } from '../execute/run-records.js';
 import { planWithPlugins } from '../plugins/plan-code.js';
 import { UsageError } from './usage-error.js';
@@ -32,8 +32,6 @@ export function storeRoot(flags: CommonFlags, fromPipeline?: string): string {
   return resolve(flags.store ?? process.env['PIPE_STORE'] ?? fromPipeline ?? '.pipe');
 }
 
-/** `--backend` values (the CLI offers and completes these). */
-export const BACKENDS: readonly BackendChoice[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
 
 export function backendChoice(flags: CommonFlags, planned?: Plan): BackendChoice {
   const value = flags.backend ?? planned?.pipeline.backend ?? 'auto';

@@ -6,21 +6,27 @@
  */
 import { Argument, Command, Option } from 'commander';
 import { pipePackage } from '../../stages/versions.js';
-import { MAX_VARIANTS } from '../config/load.js';
-import { lsCommand, showCommand } from './commands/artifacts.js';
-import { bestCommand, COMPARE_FORMATS, compareCommand } from './commands/compare.js';
-import { configRenderCommand } from './commands/config-render.js';
-import { DAG_FORMATS, dagCommand } from './commands/dag.js';
-import { gcCommand } from './commands/gc.js';
-import { predictCommand } from './commands/predict.js';
-import { reportCommand } from './commands/report.js';
-import { runCommand } from './commands/run.js';
-import { statusCommand } from './commands/status.js';
-import { workerCommand, workersCommand } from './commands/worker.js';
+import { BACKENDS, MAX_VARIANTS } from '../config/types.js';
+import type { CommonFlags } from './context.js';
 import { completionScript, SHELLS, type Shell } from './completion.js';
-import { BACKENDS, type CommonFlags } from './context.js';
+import { COMPARE_FORMATS, DAG_FORMATS } from './formats.js';
 import { parseCount } from './numbers.js';
 import type { Output } from './run-logger.js';
+
+// Each verb's module is imported when that verb runs, not before: `pipe --help` or `pipe status`
+// must not pay for tfjs, the AWS SDK or BullMQ (issue 31: every command loads only what it uses).
+const commands = {
+  run: () => import('./commands/run.js'),
+  worker: () => import('./commands/worker.js'),
+  report: () => import('./commands/report.js'),
+  status: () => import('./commands/status.js'),
+  dag: () => import('./commands/dag.js'),
+  configRender: () => import('./commands/config-render.js'),
+  compare: () => import('./commands/compare.js'),
+  predict: () => import('./commands/predict.js'),
+  artifacts: () => import('./commands/artifacts.js'),
+  gc: () => import('./commands/gc.js'),
+} as const;
 
 /** Every flag any verb takes, as commander hands them over (camelCase, strings unparsed). */
 export interface ParsedFlags {
@@ -135,7 +141,7 @@ export function buildProgram(write: Output, writeError: Output, exit: (code: num
     .addOption(FLAGS.remoteReadOnly())
     .action((file: string, _: unknown, command: Command) => {
       const f = flagsOf(command);
-      return settle(runCommand(file, { ...commonFlags(f), ...defined('queue', f.queue), ...defined('stage', f.stage), ...defined('force', f.force), ...defined('jobs', f.jobs), json: f.json === true, debug: f.debug === true }, write));
+      return settle(commands.run().then(({ runCommand }) => runCommand(file, { ...commonFlags(f), ...defined('queue', f.queue), ...defined('stage', f.stage), ...defined('force', f.force), ...defined('jobs', f.jobs), json: f.json === true, debug: f.debug === true }, write)));
     });
 
   common(verb('worker', 'serve stage jobs from a BullMQ queue', [
@@ -148,7 +154,7 @@ export function buildProgram(write: Output, writeError: Output, exit: (code: num
     .addOption(FLAGS.remoteReadOnly())
     .action((_: unknown, command: Command) => {
       const f = flagsOf(command);
-      return settle(workerCommand({ ...commonFlags(f), ...defined('queue', f.queue), ...defined('slots', f.slots) }, write));
+      return settle(commands.worker().then(({ workerCommand }) => workerCommand({ ...commonFlags(f), ...defined('queue', f.queue), ...defined('slots', f.slots) }, write)));
     });
 
   common(verb('workers', 'live workers and what each is running', ['pipe workers --queue redis://127.0.0.1:6379', 'pipe workers --queue redis://127.0.0.1:6379 --json']))
@@ -156,7 +162,7 @@ export function buildProgram(write: Output, writeError: Output, exit: (code: num
     .addOption(FLAGS.json('one JSON document'))
     .action((_: unknown, command: Command) => {
       const f = flagsOf(command);
-      return settle(workersCommand({ ...commonFlags(f), ...defined('queue', f.queue), json: f.json === true }, write));
+      return settle(commands.worker().then(({ workersCommand }) => workersCommand({ ...commonFlags(f), ...defined('queue', f.queue), json: f.json === true }, write)));
     });
 
   planning(verb('report', 'rebuild the HTML report from cached artifacts (never trains)', ['pipe report pipelines/full-comparison.yaml']).argument('<file.yaml>', 'pipeline file'))
@@ -165,7 +171,7 @@ export function buildProgram(write: Output, writeError: Output, exit: (code: num
     .addOption(FLAGS.remoteReadOnly())
     .action((file: string, _: unknown, command: Command) => {
       const f = flagsOf(command);
-      return settle(reportCommand(file, { ...commonFlags(f), json: f.json === true, debug: f.debug === true }, write));
+      return settle(commands.report().then(({ reportCommand }) => reportCommand(file, { ...commonFlags(f), json: f.json === true, debug: f.debug === true }, write)));
     });
 
   planning(verb('status', 'fresh or stale per stage, and why; exit 3 if anything would run', ['pipe status pipelines/quick.yaml', 'pipe status pipelines/full-comparison.yaml --stage report --json']).argument('<file.yaml>', 'pipeline file'))
@@ -173,14 +179,14 @@ export function buildProgram(write: Output, writeError: Output, exit: (code: num
     .addOption(FLAGS.json('one JSON document'))
     .action((file: string, _: unknown, command: Command) => {
       const f = flagsOf(command);
-      return settle(statusCommand(file, { ...commonFlags(f), json: f.json === true, ...defined('stage', f.stage) }, write));
+      return settle(commands.status().then(({ statusCommand }) => statusCommand(file, { ...commonFlags(f), json: f.json === true, ...defined('stage', f.stage) }, write)));
     });
 
   planning(verb('dag', 'the stage graph', ['pipe dag pipelines/quick.yaml', 'pipe dag pipelines/full-comparison.yaml --format mermaid']).argument('<file.yaml>', 'pipeline file'))
     .addOption(new Option('--format <format>', 'output format').choices(DAG_FORMATS).default('text'))
     .action((file: string, _: unknown, command: Command) => {
       const f = flagsOf(command);
-      return settle(dagCommand(file, { ...commonFlags(f), ...defined('format', f.format) }, write));
+      return settle(commands.dag().then(({ dagCommand }) => dagCommand(file, { ...commonFlags(f), ...defined('format', f.format) }, write)));
     });
 
   const config = program.command('config').description('pipeline configuration');
@@ -188,7 +194,7 @@ export function buildProgram(write: Output, writeError: Output, exit: (code: num
     .addOption(FLAGS.stage('only this stage'))
     .action((file: string, _: unknown, command: Command) => {
       const f = flagsOf(command);
-      return settle(configRenderCommand(file, { ...commonFlags(f), ...defined('stage', f.stage) }, write));
+      return settle(commands.configRender().then(({ configRenderCommand }) => configRenderCommand(file, { ...commonFlags(f), ...defined('stage', f.stage) }, write)));
     });
 
   planning(verb('compare', 'sweep variants side by side: varying params and metrics', ['pipe compare pipelines/sweep-cnn.yaml --sort val_accuracy', 'pipe compare pipelines/sweep-cnn.yaml --format markdown']).argument('<file.yaml>', 'pipeline file'))
@@ -197,7 +203,7 @@ export function buildProgram(write: Output, writeError: Output, exit: (code: num
     .addOption(new Option('--format <format>', 'output format').choices(COMPARE_FORMATS).default('table'))
     .action((file: string, _: unknown, command: Command) => {
       const f = flagsOf(command);
-      return settle(compareCommand(file, { ...commonFlags(f), ...defined('format', f.format), ...defined('sort', f.sort), asc: f.asc === true }, write));
+      return settle(commands.compare().then(({ compareCommand }) => compareCommand(file, { ...commonFlags(f), ...defined('format', f.format), ...defined('sort', f.sort), asc: f.asc === true }, write)));
     });
 
   planning(verb('best', 'the best finished variant of a sweep', ['pipe best pipelines/sweep-cnn.yaml --metric val_accuracy --max', 'pipe best pipelines/sweep-cnn.yaml --metric val_loss --min --json']).argument('<file.yaml>', 'pipeline file'))
@@ -207,7 +213,7 @@ export function buildProgram(write: Output, writeError: Output, exit: (code: num
     .addOption(FLAGS.json('the winner as JSON'))
     .action((file: string, _: unknown, command: Command) => {
       const f = flagsOf(command);
-      return settle(bestCommand(file, { ...commonFlags(f), ...defined('metric', f.metric), min: f.min === true, json: f.json === true }, write));
+      return settle(commands.compare().then(({ bestCommand }) => bestCommand(file, { ...commonFlags(f), ...defined('metric', f.metric), min: f.min === true, json: f.json === true }, write)));
     });
 
   common(verb('predict', 'classify PNG/JPEG files with a trained model and print the top classes', [
@@ -224,14 +230,14 @@ export function buildProgram(write: Output, writeError: Output, exit: (code: num
       const f = flagsOf(command);
       // predict.ts reads --top with Number(); checked here so "0x3" or " 3" are refused like --jobs.
       if (f.top !== undefined) parseCount(f.top, '--top', 1);
-      return settle(predictCommand(model, images, { ...commonFlags(f), json: f.json === true, ...defined('top', f.top), ...defined('pipeline', f.pipeline), ...defined('savePreprocessed', f.savePreprocessed) }, write));
+      return settle(commands.predict().then(({ predictCommand }) => predictCommand(model, images, { ...commonFlags(f), json: f.json === true, ...defined('top', f.top), ...defined('pipeline', f.pipeline), ...defined('savePreprocessed', f.savePreprocessed) }, write)));
     });
 
   common(verb('ls', 'artifacts in the store', ['pipe ls', 'pipe ls --store /shared/pipe --json']))
     .addOption(FLAGS.json('one JSON document'))
     .action((_: unknown, command: Command) => {
       const f = flagsOf(command);
-      return settle(lsCommand({ ...commonFlags(f), json: f.json === true }, write));
+      return settle(commands.artifacts().then(({ lsCommand }) => lsCommand({ ...commonFlags(f), json: f.json === true }, write)));
     });
 
   common(verb('show', "an artifact's manifest, metrics and files", ['pipe show split-flat', 'pipe show pipelines/full-comparison.yaml:train-cnn --json', 'pipe show 3f2a9c']).argument('<stage|hash>', 'a stage name, FILE.yaml:STAGE, or an artifact hash prefix'))
@@ -239,7 +245,7 @@ export function buildProgram(write: Output, writeError: Output, exit: (code: num
     .addOption(FLAGS.pipeline())
     .action((target: string, _: unknown, command: Command) => {
       const f = flagsOf(command);
-      return settle(showCommand(target, { ...commonFlags(f), json: f.json === true, ...defined('pipeline', f.pipeline) }, write));
+      return settle(commands.artifacts().then(({ showCommand }) => showCommand(target, { ...commonFlags(f), json: f.json === true, ...defined('pipeline', f.pipeline) }, write)));
     });
 
   planning(verb('gc', 'list artifacts no pipeline uses; delete them with --yes', ['pipe gc', 'pipe gc pipelines/full-comparison.yaml pipelines/quick.yaml --keep-last 3', 'pipe gc --keep-recent 24h --yes']).argument('[file.yaml...]', 'pipeline files whose artifacts to keep (default: every pipeline the store has run)'))
@@ -248,7 +254,7 @@ export function buildProgram(write: Output, writeError: Output, exit: (code: num
     .addOption(new Option('--keep-recent <age>', 'also keep artifacts created within this time, e.g. 24h or 7d'))
     .action((files: string[], _: unknown, command: Command) => {
       const f = flagsOf(command);
-      return settle(gcCommand({ ...commonFlags(f), files, yes: f.yes === true, ...defined('keepLast', f.keepLast), ...defined('keepRecent', f.keepRecent) }, write));
+      return settle(commands.gc().then(({ gcCommand }) => gcCommand({ ...commonFlags(f), files, yes: f.yes === true, ...defined('keepLast', f.keepLast), ...defined('keepRecent', f.keepRecent) }, write)));
     });
 
   verb('completion', 'print a shell completion script', ['pipe completion bash >> ~/.bashrc', 'pipe completion zsh > "${fpath[1]}/_pipe"', 'pipe completion fish > ~/.config/fish/completions/pipe.fish'])

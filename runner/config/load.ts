@@ -12,7 +12,7 @@ import { matrixVariants, parseRef, setParam, variantSuffix, type Variant } from 
 import { interpolate } from './interpolate.js';
 import { checkSchema } from './schema-check.js';
 import { parseSource, RESERVED_KEYS, type JsonPath, type ParsedSource } from './source.js';
-import type { BackendChoice, PipelineConfig, Provenance, StageConfig } from './types.js';
+import { MAX_VARIANTS, type BackendChoice, type PipelineConfig, type Provenance, type StageConfig } from './types.js';
 
 interface RawStage {
   kind: string;
@@ -43,9 +43,6 @@ export interface LoadOptions {
   /** Most variants one sweep may expand into (`--max-variants`); default MAX_VARIANTS. */
   readonly maxVariants?: number;
 }
-
-/** A sweep past this many variants is refused before anything is built (override: --max-variants N). */
-export const MAX_VARIANTS = 1000;
 
 export async function readPipelineFile(path: string): Promise<ParsedSource> {
   let text: string;

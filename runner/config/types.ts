@@ -3,7 +3,12 @@ import type { JsonValue, Params, StageDefinition } from '../../stages/types.js';
 import type { Diagnostic } from '../diagnostics.js';
 import type { JsonPath, ParsedSource } from './source.js';
 
-export type BackendChoice = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
+/** `--backend` / `backend:` values (the CLI offers and completes these). */
+export const BACKENDS = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
+export type BackendChoice = (typeof BACKENDS)[number];
+
+/** A sweep past this many variants is refused before anything is built (override: --max-variants N). */
+export const MAX_VARIANTS = 1000;
 
 /** Where a resolved param value came from, for `pipe config render` and error locations. */
 export type Provenance =

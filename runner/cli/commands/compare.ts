@@ -10,11 +10,10 @@ import { readRunRecords } from '../../execute/run-records.js';
 import { computeStatus } from '../../execute/status.js';
 import { backendChoice, openReader, planFile, previousRuns, storeRoot, type CommonFlags } from '../context.js';
 import { table } from '../format.js';
+import { COMPARE_FORMATS } from '../formats.js';
 import type { Output } from '../run-logger.js';
 import { UsageError } from '../usage-error.js';
 
-/** `--format` values (the CLI offers and completes these). */
-export const COMPARE_FORMATS = ['table', 'json', 'csv', 'markdown'] as const;
 
 export interface VariantRow {
   readonly variant: string;

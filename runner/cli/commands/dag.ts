@@ -3,9 +3,7 @@ import type { Plan } from '../../config/types.js';
 import { planFile, type CommonFlags } from '../context.js';
 import type { Output } from '../run-logger.js';
 import { UsageError } from '../usage-error.js';
-
-/** `--format` values (the CLI offers and completes these). */
-export const DAG_FORMATS = ['text', 'mermaid', 'dot'] as const;
+import { DAG_FORMATS } from '../formats.js';
 
 const id = (name: string): string => `s_${name.replace(/[^A-Za-z0-9_]/g, '_')}`;
 const quote = (text: string): string => `"${text.replace(/"/g, '\\"')}"`;

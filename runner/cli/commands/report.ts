@@ -5,7 +5,8 @@ import { selectTargets } from '../../plan/plan.js';
 import { backendChoice, openReader, planFile, previousRuns, storeRoot } from '../context.js';
 import type { Output } from '../run-logger.js';
 import { UsageError } from '../usage-error.js';
-import { EXIT, runCommand, type RunFlags } from './run.js';
+import { EXIT } from '../exit-codes.js';
+import { runCommand, type RunFlags } from './run.js';
 
 export async function reportCommand(file: string, flags: RunFlags, write: Output): Promise<number> {
   const planned = await planFile(file, flags);

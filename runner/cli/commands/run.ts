@@ -17,6 +17,7 @@ import { didYouMean } from '../../diagnostics.js';
 import { jsonLogger, textLogger, type Output } from '../run-logger.js';
 import { UsageError } from '../usage-error.js';
 import { parseCount } from '../numbers.js';
+import { EXIT } from '../exit-codes.js';
 
 export interface RunFlags extends CommonFlags {
   readonly stage?: readonly string[];
@@ -28,7 +29,6 @@ export interface RunFlags extends CommonFlags {
   readonly queue?: string;
 }
 
-export const EXIT = { ok: 0, failed: 1, invalid: 2, stale: 3, busy: 4, interrupted: 130 } as const;
 
 /** Host facts plus the installed (not the declared) version of every dependency and optional peer. */
 function environment(): Record<string, string> {

@@ -5,7 +5,7 @@ import { selectTargets } from '../../plan/plan.js';
 import { backendChoice, openReader, planFile, previousRuns, storeRoot, type CommonFlags } from '../context.js';
 import { table } from '../format.js';
 import type { Output } from '../run-logger.js';
-import { EXIT } from './run.js';
+import { EXIT } from '../exit-codes.js';
 
 export async function statusCommand(file: string, flags: CommonFlags & { json?: boolean; stage?: readonly string[] }, write: Output): Promise<number> {
   const planned = await planFile(file, flags);
