@@ -51,6 +51,7 @@ export const ensemble: StageDefinition = {
   ],
   schema,
   usesBackend: true,
+  usesModels: true,
   async run(ctx) {
     const members = ctx.inputLists['models'] ?? [];
     const data = ctx.inputs['data'];

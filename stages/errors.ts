@@ -28,7 +28,12 @@ export type ErrorReason =
   /** A queued stage was lost by its workers (e.g. killed more often than BullMQ retries). */
   | 'worker-lost'
   /** A worker committed a stage the run's own store cannot see (no shared store or remote). */
-  | 'store-mismatch';
+  | 'store-mismatch'
+  /**
+   * A stage job disagrees with its own key record (kind, version, params, backend, inputs, code), or
+   * asks a worker for what it was not started to allow (exec, plugins, a folder outside --repo).
+   */
+  | 'job-refused';
 
 export const ERROR_REASONS: readonly ErrorReason[] = [
   'pipeline-invalid',
@@ -43,7 +48,30 @@ export const ERROR_REASONS: readonly ErrorReason[] = [
   'queue-unavailable',
   'worker-lost',
   'store-mismatch',
+  'job-refused',
 ];
+
+/**
+ * What a queue worker does when a stage fails for this reason: `retry` hands the job to another
+ * worker (the cause may be this machine or this moment), `final` fails it at once, since the same
+ * job fails the same way everywhere. A Record, so a new reason does not compile until it is decided.
+ */
+export const ON_WORKER_FAILURE: Readonly<Record<ErrorReason | 'internal', 'retry' | 'final'>> = {
+  internal: 'retry',
+  'pipeline-invalid': 'final',
+  usage: 'final',
+  'stage-input': 'final',
+  'backend-unavailable': 'retry',
+  'model-files': 'final',
+  'npy-format': 'final',
+  'store-busy': 'retry',
+  interrupted: 'retry',
+  'remote-unavailable': 'retry',
+  'queue-unavailable': 'retry',
+  'worker-lost': 'retry',
+  'store-mismatch': 'retry',
+  'job-refused': 'final',
+};
 
 export abstract class UserError extends Error {
   abstract readonly reason: ErrorReason;

@@ -40,6 +40,7 @@ export const evaluate: StageDefinition = {
   ],
   schema,
   usesBackend: true,
+  usesModels: true,
   async run(ctx) {
     const trainArtifact = ctx.inputs['model'];
     const data = ctx.inputs['data'];

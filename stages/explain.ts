@@ -103,6 +103,7 @@ export const explain: StageDefinition = {
   ],
   schema: loadSchema('stages/explain'),
   usesBackend: true,
+  usesModels: true,
   async run(ctx) {
     const modelInput = ctx.inputs['model'];
     const data = ctx.inputs['data'];

@@ -66,6 +66,7 @@ export const robustness: StageDefinition = {
   ],
   schema,
   usesBackend: true,
+  usesModels: true,
   async run(ctx) {
     const trainArtifact = ctx.inputs['model']!;
     const data = ctx.inputs['data']!;

@@ -62,6 +62,7 @@ export const train: StageDefinition = {
     ),
   },
   usesBackend: true,
+  usesModels: true,
   // The model says how many threads it can use (training shards, trees, class pairs).
   threads(params) {
     const { model: name, ...rest } = params;

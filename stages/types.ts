@@ -110,8 +110,14 @@ export interface StageDefinition {
    * Called by the runner only: `run` reads what it found from `StageContext.external`.
    */
   fileInputs?(params: Params, access: FileAccess): Promise<FileInputs>;
-  /** True for stages whose output depends on the TensorFlow.js backend choice (the forced choice joins the key). */
+  /** True for stages whose output depends on the TensorFlow.js backend (the backend joins the key). */
   readonly usesBackend?: boolean;
+  /**
+   * True for stages that run a trained model's code (train, and every stage that loads a model from
+   * an upstream artifact): their threads load the pipeline's plugin models, and the code of plugin
+   * models upstream joins their key. The one home of that rule (stage-runner.ts, plan-code.ts).
+   */
+  readonly usesModels?: boolean;
   /**
    * An output file copied, after every run where the stage ran or was cached, to a stable path
    * `<dir>/<pipeline name><ext>` (e.g. the report to reports/quick.html).

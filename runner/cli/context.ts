@@ -2,7 +2,8 @@
 import { resolve } from 'node:path';
 import { LocalStore, LocalStoreReader, type ArtifactReader, type ArtifactStore } from '../../artifacts/store.js';
 import { STAGES } from '../../stages/index.js';
-import { BACKENDS, type BackendChoice, type Plan } from '../config/types.js';
+import { BACKENDS, type Plan } from '../config/types.js';
+import { autoBackend, type BackendName } from '../../stages/tf/backend.js';
 import { lastSuccessful, readRunRecords, type StageRecord } from '../execute/run-records.js';
 import { planWithPlugins } from '../plugins/plan-code.js';
 import { UsageError } from './usage-error.js';
@@ -33,11 +34,16 @@ export function storeRoot(flags: CommonFlags, fromPipeline?: string): string {
 }
 
 
-export function backendChoice(flags: CommonFlags, planned?: Plan): BackendChoice {
+/**
+ * The backend stages run on and their keys name: `--backend`, else the file's `backend:`, with
+ * `auto` resolved to this machine's best (stages/tf/backend.ts autoBackend), so `--backend wasm` and
+ * `auto` on a machine without tfjs-node share one key, and installing tfjs-node changes it.
+ */
+export function backendChoice(flags: CommonFlags, planned?: Plan): BackendName {
   const value = flags.backend ?? planned?.pipeline.backend ?? 'auto';
   const known = BACKENDS.find((b) => b === value);
   if (known === undefined) throw new UsageError(`--backend must be ${BACKENDS.join(', ')} (got "${value}")`);
-  return known;
+  return known === 'auto' ? autoBackend() : known;
 }
 
 /** The store for commands that write (gc); `pipe run` uses openRunStore. */

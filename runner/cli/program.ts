@@ -55,6 +55,9 @@ export interface ParsedFlags {
   readonly yes?: boolean;
   readonly keepLast?: string;
   readonly keepRecent?: string;
+  readonly repo?: string;
+  readonly allowExec?: boolean;
+  readonly allowPlugins?: boolean;
 }
 
 /** Repeatable flags (--set a=1 --set b=2) collect into a list. */
@@ -146,15 +149,19 @@ export function buildProgram(write: Output, writeError: Output, exit: (code: num
 
   common(verb('worker', 'serve stage jobs from a BullMQ queue', [
     'pipe worker --queue redis://127.0.0.1:6379',
-    'pipe worker --queue redis://10.0.0.5:6379 --slots 2 --remote s3://bucket/pipe',
+    'pipe worker --queue rediss://:PASSWORD@10.0.0.5:6380 --slots 2 --remote s3://bucket/pipe',
+    'pipe worker --queue redis://127.0.0.1:6379 --repo ~/src/project --allow-plugins --allow-exec',
   ]))
     .addOption(FLAGS.queue('the Redis URL to take jobs from (or $PIPE_QUEUE)'))
     .addOption(new Option('--slots <n>', 'jobs at once on this machine (default 1)'))
     .addOption(FLAGS.remote())
     .addOption(FLAGS.remoteReadOnly())
+    .addOption(new Option('--repo <dir>', "the checkout whose plugins and exec scripts jobs may use (default: the git repository around the current folder)"))
+    .addOption(new Option('--allow-exec', 'run exec stages (any command a job names); refused without it'))
+    .addOption(new Option('--allow-plugins', 'load plugin modules from --repo; refused without it'))
     .action((_: unknown, command: Command) => {
       const f = flagsOf(command);
-      return settle(commands.worker().then(({ workerCommand }) => workerCommand({ ...commonFlags(f), ...defined('queue', f.queue), ...defined('slots', f.slots) }, write)));
+      return settle(commands.worker().then(({ workerCommand }) => workerCommand({ ...commonFlags(f), ...defined('queue', f.queue), ...defined('slots', f.slots), ...defined('repo', f.repo), allowExec: f.allowExec === true, allowPlugins: f.allowPlugins === true }, write)));
     });
 
   common(verb('workers', 'live workers and what each is running', ['pipe workers --queue redis://127.0.0.1:6379', 'pipe workers --queue redis://127.0.0.1:6379 --json']))
@@ -228,8 +235,6 @@ export function buildProgram(write: Output, writeError: Output, exit: (code: num
     .addOption(new Option('--save-preprocessed <dir>', 'write the 28×28 image the model saw, per file'))
     .action((model: string, images: string[], _: unknown, command: Command) => {
       const f = flagsOf(command);
-      // predict.ts reads --top with Number(); checked here so "0x3" or " 3" are refused like --jobs.
-      if (f.top !== undefined) parseCount(f.top, '--top', 1);
       return settle(commands.predict().then(({ predictCommand }) => predictCommand(model, images, { ...commonFlags(f), json: f.json === true, ...defined('top', f.top), ...defined('pipeline', f.pipeline), ...defined('savePreprocessed', f.savePreprocessed) }, write)));
     });
 

@@ -78,28 +78,22 @@ function resolveParams(
   for (const key of Object.keys(kindDefaults)) provenance[key] = { source: 'defaults', path: ['defaults', stage.kind, key] };
   Object.assign(provenance, stage.provenance);
 
-  let schema: JsonSchema = definition.schema;
-  let impl = `${definition.kind}@${definition.version}`;
   const variant = definition.variant;
-  if (variant) {
+  const chosen = schemaFor(definition, merged);
+  if ('unknownChoice' in chosen && variant) {
     const choice = merged[variant.param];
     const options = Object.keys(variant.options);
-    const option = typeof choice === 'string' ? variant.options[choice] : undefined;
     const choiceText = typeof choice === 'string' ? choice : JSON.stringify(choice);
-    if (!option) {
-      diagnostics.push({
-        severity: 'error',
-        message: choice === undefined ? `stage "${stage.group}" needs params.${variant.param}` : `unknown ${variant.param} "${choiceText}" in stage "${stage.group}".${didYouMean(choiceText, options)}`,
-        hint: `known ${variant.param}s: ${options.join(', ')}`,
-        ...paramLocation(config, stage, provenance, [variant.param], choice === undefined ? 'key' : 'value'),
-      });
-      return undefined;
-    }
-    // The option's schema plus the selector key itself.
-    const properties = { ...((option.schema['properties'] as object | undefined) ?? {}), [variant.param]: { const: choice } };
-    schema = { ...option.schema, properties };
-    impl += `+${choiceText}@${option.version}`;
+    diagnostics.push({
+      severity: 'error',
+      message: choice === undefined ? `stage "${stage.group}" needs params.${variant.param}` : `unknown ${variant.param} "${choiceText}" in stage "${stage.group}".${didYouMean(choiceText, options)}`,
+      hint: `known ${variant.param}s: ${options.join(', ')}`,
+      ...paramLocation(config, stage, provenance, [variant.param], choice === undefined ? 'key' : 'value'),
+    });
+    return undefined;
   }
+  if (!('schema' in chosen)) return undefined;
+  const { schema, impl } = chosen;
   const { value, problems } = checkSchema(schema, merged);
   for (const problem of problems) {
     diagnostics.push({
@@ -111,6 +105,24 @@ function resolveParams(
   if (problems.length) return undefined;
   for (const key of Object.keys(value)) provenance[key] ??= { source: 'schema-default' };
   return { values: value, keyParams: keyParamsOf(schema, value), provenance, impl };
+}
+
+/**
+ * The schema a stage's params are checked against and its implementation version: the kind's own,
+ * or for a kind with variants (train's `model`) the chosen option's schema and `kind@v+option@v`.
+ * The planner and the stage thread (runner/execute/work-check.ts) both ask here, so a job is
+ * checked by the same rule it was planned by.
+ */
+export function schemaFor(definition: StageDefinition, params: Params): { schema: JsonSchema; impl: string } | { unknownChoice: JsonValue | undefined } {
+  const impl = `${definition.kind}@${definition.version}`;
+  const variant = definition.variant;
+  if (!variant) return { schema: definition.schema, impl };
+  const choice = params[variant.param];
+  const option = typeof choice === 'string' ? variant.options[choice] : undefined;
+  if (!option || typeof choice !== 'string') return { unknownChoice: choice };
+  // The option's schema plus the selector key itself.
+  const properties = { ...((option.schema['properties'] as object | undefined) ?? {}), [variant.param]: { const: choice } };
+  return { schema: { ...option.schema, properties }, impl: `${impl}+${choice}@${option.version}` };
 }
 
 /**

@@ -11,7 +11,7 @@
 import type { KeyHash } from '../../artifacts/hash.js';
 import type { KeyRecord, StaleReason } from '../../artifacts/key.js';
 import type { HeldLease } from '../../artifacts/lease.js';
-import type { ArtifactStore, InputRef, Lookup, Manifest } from '../../artifacts/store.js';
+import type { ArtifactStore, Lookup, Manifest } from '../../artifacts/store.js';
 import type { Plan, PlannedStage } from '../config/types.js';
 import { errorInfo } from './error-info.js';
 import type { RunEvent, StageSummary } from './events.js';
@@ -144,8 +144,7 @@ export async function execute(plan: Plan, options: ExecuteOptions): Promise<Exec
         key,
         keyRecord,
         inputKeys: inputKeys(stage, manifests),
-        inputRefs: inputRefs(stage, manifests),
-        ...(options.backend !== 'auto' ? { backend: options.backend } : {}),
+        backend: options.backend,
         environment: options.environment,
         external: resolution.external,
       };
@@ -236,12 +235,5 @@ function inputKeys(stage: PlannedStage, manifests: ReadonlyMap<string, { manifes
   return perInput(stage, 'manifest', (ref): InputKeyRef | undefined => {
     const manifest = manifests.get(ref)?.manifest;
     return manifest && { stage: ref, key: manifest.key };
-  });
-}
-
-function inputRefs(stage: PlannedStage, manifests: ReadonlyMap<string, { manifest: Manifest }>): Manifest['inputs'] {
-  return perInput(stage, 'manifest', (ref): InputRef | undefined => {
-    const manifest = manifests.get(ref)?.manifest;
-    return manifest && { stage: ref, content_hash: manifest.content_hash };
   });
 }

@@ -15,8 +15,8 @@ export async function externalFileHashes(stage: PlannedStage, memo: FileHashMemo
 }
 
 /**
- * `backend` is the backend the user forced (or "auto"): the backend actually picked is recorded in
- * the manifest but kept out of the key, so installing tfjs-node does not silently retrain everything.
+ * `backend` is the backend the stage runs on (`auto` already resolved, runner/cli/context.ts): it
+ * joins the key of every stage that uses one, since the backend changes the bytes it writes.
  */
 export function keyRecordFor(stage: PlannedStage, inputHashes: Record<string, ContentHash | ContentHash[]>, files: Record<string, string>, backend: string): KeyRecord {
   const params = stage.definition.usesBackend ? { ...stage.keyParams, __backend: backend } : stage.keyParams;

@@ -4,6 +4,8 @@
  * data (a StageJob), never closures: a job could as well run in another process or machine.
  */
 import { Worker } from 'node:worker_threads';
+import type { KeyHash } from '../../artifacts/hash.js';
+import type { KeyRecord } from '../../artifacts/key.js';
 import type { JsonValue, LocatedFiles, Params, StageResult } from '../../stages/types.js';
 import type { StageErrorInfo } from './events.js';
 
@@ -18,7 +20,11 @@ export interface InputArtifactData {
 
 export interface StageJob {
   readonly stage: string;
+  /** The key the output is committed under, and its record: the thread derives what it runs from the record (work-check.ts). */
+  readonly key: KeyHash;
+  readonly keyRecord: KeyRecord;
   readonly kind: string;
+  /** What the planner resolved; the thread refuses the job unless the record derives the same. */
   readonly params: Params;
   readonly inputs: Readonly<Record<string, InputArtifactData>>;
   readonly inputLists: Readonly<Record<string, readonly InputArtifactData[]>>;
@@ -30,9 +36,8 @@ export interface StageJob {
   readonly workDir?: string;
   /** Threads the stage may run (StageContext.threads); 1 when absent. */
   readonly threads?: number;
-  /** External files as located when the key was made, and the hashes the key holds for them. */
+  /** External files as located when the key was made (their hashes are in keyRecord.files). */
   readonly external: LocatedFiles;
-  readonly externalHashes: Readonly<Record<string, string>>;
 }
 
 export type WorkerMessage =

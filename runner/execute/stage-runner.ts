@@ -5,14 +5,15 @@
  * artifact committed to the store under the stage's key.
  */
 import { dirname, resolve } from 'node:path';
-import type { KeyHash } from '../../artifacts/hash.js';
+import type { ContentHash, KeyHash } from '../../artifacts/hash.js';
 import type { KeyRecord } from '../../artifacts/key.js';
-import type { ArtifactStore, Manifest } from '../../artifacts/store.js';
+import type { ArtifactStore, InputRef, Manifest } from '../../artifacts/store.js';
 import type { JsonValue, LocatedFiles, Params } from '../../stages/types.js';
 import { UserError } from '../../stages/errors.js';
 import { STAGES } from '../../stages/index.js';
 import type { Plan } from '../config/types.js';
 import type { InputArtifactData, LaunchHooks, Launcher } from './launcher.js';
+import { JobRefusedError } from './work-check.js';
 
 /** One input artifact as a job names it: by the stage that made it and its key, never by path. */
 export interface InputKeyRef {
@@ -30,7 +31,6 @@ export interface StageWork {
   readonly keyRecord: KeyRecord;
   /** Input name → the upstream artifact (a list for `many` inputs). */
   readonly inputKeys: Readonly<Record<string, InputKeyRef | readonly InputKeyRef[]>>;
-  readonly inputRefs: Manifest['inputs'];
   readonly backend?: string;
   readonly environment: Readonly<Record<string, string>>;
   /** The pipeline file's folder (StageContext.workDir). A worker elsewhere needs the repo at the same path. */
@@ -82,26 +82,49 @@ export class StoreMismatchError extends UserError {
   }
 }
 
-/** Resolves a job's inputs in `store` to the data a stage thread reads (local directories). */
+/**
+ * Resolves a job's inputs in `store` to the data a stage thread reads (local directories), each
+ * checked against the content hash its key record names: the key says which bytes went in, so an
+ * input key that finds other bytes (or an input the record does not name) refuses the job.
+ */
 export async function resolveInputs(
   store: ArtifactStore,
-  work: Pick<StageWork, 'inputKeys'>,
-): Promise<{ inputs: Record<string, InputArtifactData>; inputLists: Record<string, InputArtifactData[]> }> {
-  const one = async (ref: InputKeyRef): Promise<InputArtifactData> => {
+  work: Pick<StageWork, 'inputKeys' | 'keyRecord'>,
+): Promise<{ inputs: Record<string, InputArtifactData>; inputLists: Record<string, InputArtifactData[]>; inputRefs: Manifest['inputs'] }> {
+  const one = async (name: string, ref: InputKeyRef, expected: ContentHash | undefined): Promise<InputArtifactData> => {
     const found = await store.lookup(ref.key);
     if (found.status !== 'hit') {
       throw new StoreMismatchError(`input ${ref.stage} (artifact ${ref.key.slice(0, 12)}) is not in the store at ${store.root}${found.status === 'corrupt' ? ` (${found.detail})` : ''}`);
     }
     const m = found.manifest;
+    if (m.content_hash !== expected) throw new JobRefusedError(`inputs.${name}`, `artifact ${ref.key.slice(0, 12)} holds content ${m.content_hash.slice(0, 12)}, the key record names ${expected === undefined ? 'none' : expected.slice(0, 12)}`);
     return { stage: ref.stage, kind: m.kind, dir: found.dir, files: m.files, metrics: m.metrics, params: m.key_record.params };
   };
+  const recorded = work.keyRecord.inputs;
+  const named = Object.keys(work.inputKeys).sort();
+  const missing = Object.keys(recorded).sort().find((name) => !named.includes(name));
+  if (missing !== undefined) throw new JobRefusedError(`inputs.${missing}`, 'the key record names this input, the job does not');
   const inputs: Record<string, InputArtifactData> = {};
   const inputLists: Record<string, InputArtifactData[]> = {};
+  const inputRefs: Record<string, InputRef | InputRef[]> = {};
   for (const [name, ref] of Object.entries(work.inputKeys)) {
-    if (isInputList(ref)) inputLists[name] = await Promise.all(ref.map(one));
-    else inputs[name] = await one(ref);
+    const expected = recorded[name];
+    if (isInputList(ref)) {
+      if (!Array.isArray(expected) || expected.length !== ref.length) throw new JobRefusedError(`inputs.${name}`, `the job names ${ref.length} artifact(s), the key record ${Array.isArray(expected) ? expected.length : 'one or none'}`);
+      const hashes: readonly ContentHash[] = expected;
+      const list = await Promise.all(ref.map((each, i) => one(name, each, hashes[i])));
+      inputLists[name] = list;
+      inputRefs[name] = list.map((data, i) => ({ stage: data.stage, content_hash: hashes[i] as ContentHash }));
+    } else {
+      if (Array.isArray(expected)) throw new JobRefusedError(`inputs.${name}`, 'the job names one artifact, the key record a list');
+      const hash = expected as ContentHash | undefined;
+      const data = await one(name, ref, hash);
+      inputs[name] = data;
+      // one() refused a missing hash, so the record names this content.
+      inputRefs[name] = { stage: data.stage, content_hash: hash as ContentHash };
+    }
   }
-  return { inputs, inputLists };
+  return { inputs, inputLists, inputRefs };
 }
 
 export function isInputList(ref: InputKeyRef | readonly InputKeyRef[]): ref is readonly InputKeyRef[] {
@@ -116,13 +139,15 @@ export function localRunner(store: ArtifactStore, launcher: Launcher): StageRunn
   return {
     usesLocalCores: true,
     async run(work, hooks, signal) {
-      const { inputs, inputLists } = await resolveInputs(store, work);
+      const { inputs, inputLists, inputRefs } = await resolveInputs(store, work);
       const startedAt = new Date();
       const tempDir = await store.createTemp(work.key);
       try {
         const result = await launcher(
           {
             stage: work.stage,
+            key: work.key,
+            keyRecord: work.keyRecord,
             kind: work.kind,
             params: work.params,
             inputs,
@@ -133,7 +158,6 @@ export function localRunner(store: ArtifactStore, launcher: Launcher): StageRunn
             ...(work.plugins !== undefined ? { plugins: work.plugins } : {}),
             ...(work.threads !== undefined ? { threads: work.threads } : {}),
             external: work.external,
-            externalHashes: work.keyRecord.files,
           },
           hooks,
           signal,
@@ -145,7 +169,7 @@ export function localRunner(store: ArtifactStore, launcher: Launcher): StageRunn
           pipeline: work.pipeline,
           kind: work.kind,
           key_record: work.keyRecord,
-          inputs: work.inputRefs,
+          inputs: inputRefs,
           metrics: result.metrics ?? {},
           ...(result.backend !== undefined ? { backend: result.backend } : {}),
           started_at: startedAt.toISOString(),
@@ -162,9 +186,6 @@ export function localRunner(store: ArtifactStore, launcher: Launcher): StageRunn
   };
 }
 
-/** Built-in kinds that look models up by name, so they need plugin models loaded in their thread. */
-const MODEL_USERS = new Set(['train', 'evaluate']);
-
 /**
  * Adds what a stage needs to find the user's code: the pipeline's folder, and the plugin modules when
  * the kind is a plugin's or looks models up (loading plugins costs each thread a TypeScript transpile).
@@ -172,6 +193,6 @@ const MODEL_USERS = new Set(['train', 'evaluate']);
 export function withPipelineWork(runner: StageRunner, planned: Plan): StageRunner {
   const plugins = planned.pipeline.plugins ?? [];
   const workDir = dirname(resolve(planned.pipeline.source.file.path));
-  const needsPlugins = (kind: string): boolean => plugins.length > 0 && (!Object.hasOwn(STAGES, kind) || MODEL_USERS.has(kind));
+  const needsPlugins = (kind: string): boolean => plugins.length > 0 && (!Object.hasOwn(STAGES, kind) || STAGES[kind]?.usesModels === true);
   return { usesLocalCores: runner.usesLocalCores, run: (work, hooks, signal) => runner.run({ ...work, workDir, ...(needsPlugins(work.kind) ? { plugins } : {}) }, hooks, signal) };
 }

@@ -3,11 +3,13 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { STAGES } from '../../stages/index.js';
 import type { StageContext } from '../../stages/types.js';
 import { loadDefinitions } from '../plugins/import.js';
-import { installModels } from '../plugins/registry.js';
+import { MODELS } from '../../stages/models/index.js';
+import { installModels, trainWith } from '../plugins/registry.js';
 import { toInputArtifact } from './input-artifact.js';
 import { errorInfo } from './error-info.js';
 import { externalFilesFor } from './external-files.js';
 import type { StageJob, WorkerMessage } from './launcher.js';
+import { deriveWork, JobRefusedError } from './work-check.js';
 
 const job = workerData as StageJob;
 const port = parentPort;
@@ -26,15 +28,18 @@ async function main(): Promise<void> {
     // This thread's own registry view: plugin kinds, and plugin models for train/evaluate/explain.
     const loaded = await loadDefinitions(job.plugins);
     installModels(loaded.models);
-    definition = loaded.stages.find((s) => s.kind === job.kind) ?? definition;
+    // train's `model` choices widened with the plugin models, as the planner saw them.
+    definition = loaded.stages.find((s) => s.kind === job.kind) ?? (job.kind === 'train' ? trainWith(MODELS) : definition);
   }
-  if (!definition) throw new Error(`unknown stage kind ${job.kind}`);
-  const external = await externalFilesFor(definition, job.params, job.external, job.externalHashes);
+  if (!definition) throw new JobRefusedError('kind', `this process has no stage kind ${job.kind}`);
+  // What runs comes from the key record, never from the rest of the job (work-check.ts).
+  const work = deriveWork(definition, job);
+  const external = await externalFilesFor(definition, work.params, job.external, job.keyRecord.files);
   // Throttle progress messages: a fast loop must not flood the main thread.
   let lastProgress = 0;
   const ctx: StageContext = {
     stage: job.stage,
-    params: job.params,
+    params: work.params,
     inputs: Object.fromEntries(Object.entries(job.inputs).map(([k, v]) => [k, toInputArtifact(v)])),
     inputLists: Object.fromEntries(Object.entries(job.inputLists).map(([k, v]) => [k, v.map(toInputArtifact)])),
     outDir: job.outDir,
@@ -46,7 +51,7 @@ async function main(): Promise<void> {
       send({ type: 'progress', done: p.done, total: p.total, ...(p.label !== undefined ? { label: p.label } : {}) });
     },
     log: (message) => send({ type: 'log', message }),
-    ...(job.backend !== undefined ? { backend: job.backend } : {}),
+    ...(work.backend !== undefined ? { backend: work.backend } : {}),
     ...(job.workDir !== undefined ? { workDir: job.workDir } : {}),
     get threads() {
       return threads;

@@ -14,9 +14,6 @@ import { plan, withUserCode } from '../plan/plan.js';
 import { CodeHashError, codeClosure, repoPath, sha256File } from './code-hash.js';
 import { loadRegistry, repoRootOf } from './registry.js';
 
-/** Built-in kinds that call a trained model's code (predictProba) from an upstream train artifact. */
-const MODEL_USERS = new Set(['evaluate', 'explain']);
-
 export async function planWithPlugins(file: string, overrides: readonly string[], maxVariants?: number): Promise<Plan> {
   const source = await readPipelineFile(file);
   const repoRoot = repoRootOf(file);
@@ -38,8 +35,9 @@ export async function planWithPlugins(file: string, overrides: readonly string[]
   };
 
   const stages: PlannedStage[] = [];
-  // Plugin-model code upstream of each stage: `evaluate` runs the model's predictProba, so it must
-  // rerun when that code changes even if the retrained model's files came out byte-identical.
+  // Plugin-model code upstream of each stage: a stage that usesModels (evaluate, robustness…) runs
+  // the model's code, so it must rerun when that code changes even if the retrained model's files
+  // came out byte-identical.
   const modelCode = new Map<string, Record<string, string>>();
   for (const stage of planned.stages) {
     const modelModule = stage.kind === 'train' ? view.modelModules.get(scalarText(stage.params['model'])) : undefined;
@@ -55,7 +53,7 @@ export async function planWithPlugins(file: string, overrides: readonly string[]
     const upstream: Record<string, string> = modelModule && code ? { ...code } : {};
     for (const dep of planned.dependencies.get(stage.name) ?? []) Object.assign(upstream, modelCode.get(dep));
     modelCode.set(stage.name, upstream);
-    if (MODEL_USERS.has(stage.kind) && Object.keys(upstream).length) code = { ...upstream, ...code };
+    if (stage.definition.usesModels === true && Object.keys(upstream).length) code = { ...upstream, ...code };
     stages.push(code ? { ...stage, code } : stage);
   }
   if (diagnostics.length) throw new PipelineInvalidError(diagnostics);

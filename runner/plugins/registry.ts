@@ -42,7 +42,7 @@ export function pluginEntries(source: ParsedSource): string[] {
 }
 
 /** train's `model` choice, widened with plugin models, so validation and the key see them like built-ins. */
-function trainWith(models: Readonly<Record<string, ModelDefinition>>): StageDefinition {
+export function trainWith(models: Readonly<Record<string, ModelDefinition>>): StageDefinition {
   const train = STAGES['train'] as StageDefinition;
   if (!train.variant) return train;
   const options = { ...train.variant.options };

@@ -36,6 +36,7 @@ export interface StageJobResult {
 export function jobProblem(data: StageJobData): string | undefined {
   if (parseKeyHash(data.key) === undefined) return `job ${String(data.key)} has no valid key`;
   if (keyHash(data.keyRecord) !== data.key) return `job ${data.key.slice(0, 12)} (${data.stage}): its key is not the hash of its key record`;
+  if (data.kind !== data.keyRecord.kind) return `job ${data.key.slice(0, 12)} (${data.stage}): it runs ${data.kind}, its key record names ${data.keyRecord.kind}`;
   for (const [name, ref] of Object.entries(data.inputKeys)) {
     const refs: readonly InputKeyRef[] = isInputList(ref) ? ref : [ref];
     if (refs.some((one) => parseKeyHash(one.key) === undefined)) return `job ${data.key.slice(0, 12)} (${data.stage}): input ${name} has no valid key`;

@@ -11,6 +11,8 @@ import { errorInfo } from '../execute/error-info.js';
 import { StageFailedError, workerLauncher } from '../execute/launcher.js';
 import { localRunner } from '../execute/stage-runner.js';
 import { bullConnection, QUEUE_NAME } from './connection.js';
+import { ON_WORKER_FAILURE } from '../../stages/errors.js';
+import { admitJob, type WorkerPolicy } from './policy.js';
 import { encodeFailure, jobProblem, type JobUpdate, type StageJobData, type StageJobResult } from './protocol.js';
 
 export interface WorkerEvents {
@@ -24,9 +26,6 @@ export interface RunningWorker {
   close(): Promise<void>;
 }
 
-/** Reasons that mean "the stage cannot succeed as given": retrying on another worker is pointless. */
-const PERMANENT = new Set(['stage-input', 'pipeline-invalid', 'usage']);
-
 export async function startWorker(options: {
   readonly url: string;
   readonly store: ArtifactStore;
@@ -34,16 +33,25 @@ export async function startWorker(options: {
   readonly events: WorkerEvents;
   /** BullMQ lock duration (ms): how soon a killed worker's job is handed to another. */
   readonly lockMs: number;
+  /** What users' code this worker runs, and from which checkout. */
+  readonly policy: WorkerPolicy;
 }): Promise<RunningWorker> {
   const id = `${hostname()}:${process.pid}`;
   const runner = localRunner(options.store, workerLauncher);
   const controller = new AbortController();
 
   const processJob = async (job: Job<StageJobData, StageJobResult>): Promise<StageJobResult> => {
-    const work = job.data;
-    const problem = jobProblem(work);
+    const problem = jobProblem(job.data);
     // Not retried: the same data fails the same way on every worker.
-    if (problem !== undefined) throw new UnrecoverableError(encodeFailure({ reason: 'internal', message: problem }));
+    if (problem !== undefined) throw new UnrecoverableError(encodeFailure({ reason: 'job-refused', message: problem }));
+    let work: StageJobData;
+    try {
+      work = admitJob(job.data, options.policy);
+    } catch (error) {
+      const info = errorInfo(error);
+      options.events.failed(job.data, info.message);
+      throw new UnrecoverableError(encodeFailure(info));
+    }
     const send = (update: JobUpdate): void => void job.updateProgress(update).catch(() => undefined);
     send({ kind: 'assigned', worker: id });
     options.events.started(work);
@@ -71,7 +79,7 @@ export async function startWorker(options: {
       const info = error instanceof StageFailedError ? error.info : errorInfo(error);
       options.events.failed(work, info.message);
       const encoded = encodeFailure(info);
-      throw PERMANENT.has(info.reason) ? new UnrecoverableError(encoded) : new Error(encoded);
+      throw ON_WORKER_FAILURE[info.reason] === 'final' ? new UnrecoverableError(encoded) : new Error(encoded);
     }
   };
 

@@ -17,11 +17,34 @@ export class BackendUnavailableError extends UserError {
   }
 }
 
+/** The tfjs-node packages that provide the `tensorflow` backend, best first. */
+const TENSORFLOW_PACKAGES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] as const;
+
+/**
+ * What `backend: auto` stands for on this machine, decided without loading TensorFlow.js:
+ * `tensorflow` when a tfjs-node package is installed, else `wasm` (a dependency of pipe). The
+ * runner puts this name, never "auto", in the cache key of every stage that uses a backend, since
+ * the backend changes the bytes a training writes; and it hands the same name to the stage, which
+ * then fails by name instead of falling back to another backend under the same key.
+ */
+export function autoBackend(): BackendName {
+  const require = createRequire(import.meta.url);
+  for (const pkg of TENSORFLOW_PACKAGES) {
+    try {
+      require.resolve(pkg);
+      return 'tensorflow';
+    } catch {
+      // Not installed: try the next one.
+    }
+  }
+  return 'wasm';
+}
+
 let ready: Promise<{ tf: typeof TF; backend: BackendName }> | undefined;
 let readyFor: BackendName | undefined;
 
 async function tryTensorflow(): Promise<boolean> {
-  for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
+  for (const pkg of TENSORFLOW_PACKAGES) {
     try {
       await import(pkg);
       return true;

@@ -57,7 +57,7 @@ function fakeRunner(store: LocalStore) {
             if (!ok) return reject(new StageInputError(`${work.stage} refused its input`));
             const temp = await store.createTemp(work.key);
             await writeFile(join(temp, 'out.txt'), work.stage);
-            const manifest = await store.commit(temp, { key: work.key, stage: work.stage, pipeline: work.pipeline, kind: work.kind, key_record: work.keyRecord, inputs: work.inputRefs, metrics: {}, started_at: '', duration_s: 0, environment: {} });
+            const manifest = await store.commit(temp, { key: work.key, stage: work.stage, pipeline: work.pipeline, kind: work.kind, key_record: work.keyRecord, inputs: {}, metrics: {}, started_at: '', duration_s: 0, environment: {} });
             resolve({ manifest, dir: store.artifactDir(work.key), seconds: 0, metrics: {} });
           },
         });

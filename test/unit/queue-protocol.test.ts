@@ -13,7 +13,6 @@ const job = (overrides: Partial<StageJobData> = {}): StageJobData => ({
   key: keyHash(record),
   keyRecord: record,
   inputKeys: { data: { stage: 'load', key: keyHash({ ...record, kind: 'load' }) } },
-  inputRefs: {},
   environment: {},
   external: { files: {} },
   ...overrides,

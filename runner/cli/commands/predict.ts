@@ -14,6 +14,7 @@ import { preprocessImage, SIZE, type Box, type PreprocessedImage } from '../../.
 import { openReader, storeRoot, type CommonFlags } from '../context.js';
 import type { Output } from '../run-logger.js';
 import { UsageError } from '../usage-error.js';
+import { parseCount } from '../numbers.js';
 import { resolveArtifact } from './resolve-artifact.js';
 
 export interface Preprocessing {
@@ -67,8 +68,7 @@ export async function predictCommand(
   write: Output,
 ): Promise<number> {
   if (images.length === 0) throw new UsageError('pipe predict needs image files: pipe predict train-cnn photo.png [more.jpg …]');
-  const topK = flags.top === undefined ? 3 : Number(flags.top);
-  if (!Number.isInteger(topK) || topK < 1) throw new UsageError(`--top must be a positive integer (got "${flags.top}")`);
+  const topK = flags.top === undefined ? 3 : parseCount(flags.top, '--top', 1);
   const root = storeRoot(flags);
   const store = await openReader(root);
   const key = await resolveArtifact(target, root, store, flags);

@@ -10,10 +10,27 @@ import { openRunStore, storeRoot, type CommonFlags } from '../context.js';
 import { seconds, table } from '../format.js';
 import type { Output } from '../run-logger.js';
 import { UsageError } from '../usage-error.js';
+import { parseCount } from '../numbers.js';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 
 export interface WorkerFlags extends CommonFlags {
   readonly queue?: string;
   readonly slots?: string;
+  readonly repo?: string;
+  readonly allowExec?: boolean;
+  readonly allowPlugins?: boolean;
+}
+
+/** A Redis URL without its password, for printing. */
+function redacted(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return url;
+  }
 }
 
 function requireQueue(flags: WorkerFlags, verb: string): string {
@@ -22,17 +39,22 @@ function requireQueue(flags: WorkerFlags, verb: string): string {
   return url;
 }
 
-function positiveInt(value: string | undefined, fallback: number, what: string): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${what} must be a positive integer (got "${value}")`);
-  return n;
+/** The git repository around `dir` (where the planner's code paths are relative to), else `dir`. */
+function repositoryAround(dir: string): string {
+  for (let at = resolve(dir); ; at = dirname(at)) {
+    if (existsSync(join(at, '.git'))) return at;
+    if (dirname(at) === at) return resolve(dir);
+  }
 }
 
 export async function workerCommand(flags: WorkerFlags, write: Output): Promise<number> {
   const url = requireQueue(flags, 'worker');
-  const slots = positiveInt(flags.slots, 1, '--slots');
-  const lockMs = positiveInt(process.env['PIPE_WORKER_LOCK_MS'], 30_000, 'PIPE_WORKER_LOCK_MS');
+  const slots = flags.slots === undefined ? 1 : parseCount(flags.slots, '--slots', 1);
+  const lockEnv = process.env['PIPE_WORKER_LOCK_MS'];
+  const lockMs = lockEnv === undefined ? 30_000 : parseCount(lockEnv, '$PIPE_WORKER_LOCK_MS', 1);
+  const repo = flags.repo === undefined ? repositoryAround(process.cwd()) : resolve(flags.repo);
+  if (!existsSync(repo)) throw new UsageError(`--repo ${flags.repo ?? repo} does not exist`);
+  const policy = { repo, allowExec: flags.allowExec === true, allowPlugins: flags.allowPlugins === true };
   await checkRedis(url);
   const root = storeRoot(flags);
   const store = await openRunStore(root, flags, undefined, (message) => write(`pipe worker: ${message}\n`));
@@ -42,6 +64,7 @@ export async function workerCommand(flags: WorkerFlags, write: Output): Promise<
     store,
     slots,
     lockMs,
+    policy,
     events: {
       started: (job) => {
         started.set(job.key, Date.now());
@@ -51,7 +74,8 @@ export async function workerCommand(flags: WorkerFlags, write: Output): Promise<
       failed: (job, message) => write(`  FAILED  ${job.stage} ${message}\n`),
     },
   });
-  write(`pipe worker ${worker.id}: ${slots} slot(s), queue ${url}, store ${root}${flags.remote ? `, remote ${flags.remote}` : ''}\n`);
+  const allowed = [policy.allowExec ? 'exec' : '', policy.allowPlugins ? 'plugins' : ''].filter(Boolean).join(' and ') || 'built-in stages only';
+  write(`pipe worker ${worker.id}: ${slots} slot(s), queue ${redacted(url)}, store ${root}${flags.remote ? `, remote ${flags.remote}` : ''}, repo ${repo} (${allowed})\n`);
   await new Promise<void>((resolve) => {
     const stop = (): void => resolve();
     process.once('SIGINT', stop);
