@@ -28,7 +28,9 @@ export type ErrorReason =
   /** A queued stage was lost by its workers (e.g. killed more often than BullMQ retries). */
   | 'worker-lost'
   /** A worker committed a stage the run's own store cannot see (no shared store or remote). */
-  | 'store-mismatch';
+  | 'store-mismatch'
+  /** An exec stage's command exited non-zero or was killed: the user's script failed, not pipe. */
+  | 'exec-failed';
 
 export const ERROR_REASONS: readonly ErrorReason[] = [
   'pipeline-invalid',
@@ -43,6 +45,7 @@ export const ERROR_REASONS: readonly ErrorReason[] = [
   'queue-unavailable',
   'worker-lost',
   'store-mismatch',
+  'exec-failed',
 ];
 
 export abstract class UserError extends Error {

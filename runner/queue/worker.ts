@@ -25,7 +25,7 @@ export interface RunningWorker {
 }
 
 /** Reasons that mean "the stage cannot succeed as given": retrying on another worker is pointless. */
-const PERMANENT = new Set(['stage-input', 'pipeline-invalid', 'usage']);
+const PERMANENT = new Set(['stage-input', 'pipeline-invalid', 'usage', 'exec-failed']);
 
 export async function startWorker(options: {
   readonly url: string;
