@@ -33,7 +33,9 @@ export type ErrorReason =
    * A stage job disagrees with its own key record (kind, version, params, backend, inputs, code), or
    * asks a worker for what it was not started to allow (exec, plugins, a folder outside --repo).
    */
-  | 'job-refused';
+  | 'job-refused'
+  /** An exec stage's command exited non-zero or was killed: the user's script failed, not pipe. */
+  | 'exec-failed';
 
 export const ERROR_REASONS: readonly ErrorReason[] = [
   'pipeline-invalid',
@@ -49,6 +51,7 @@ export const ERROR_REASONS: readonly ErrorReason[] = [
   'worker-lost',
   'store-mismatch',
   'job-refused',
+  'exec-failed',
 ];
 
 /**
@@ -71,6 +74,7 @@ export const ON_WORKER_FAILURE: Readonly<Record<ErrorReason | 'internal', 'retry
   'worker-lost': 'retry',
   'store-mismatch': 'retry',
   'job-refused': 'final',
+  'exec-failed': 'final',
 };
 
 export abstract class UserError extends Error {

@@ -3,18 +3,158 @@
  * (env vars and `{inputs.NAME}` placeholders), outputs go under `{out}`, `deps` (by default the
  * script) join the cache key through the runner (see `execCode`), and the exit code, stdout and
  * stderr are kept in the artifact's `exec.log`. A non-zero exit fails the stage with the stderr
- * tail and keeps nothing. The command runs with the user's rights: pipe does not sandbox it.
+ * tail and keeps nothing. The command runs with the user's rights: pipe does not sandbox it, but it
+ * hands over only a short list of its own environment variables (INHERITED_ENV) and quotes every
+ * value it substitutes into a `shell: true` command.
  */
 import { spawn } from 'node:child_process';
 import { accessSync, constants, existsSync, readdirSync, statSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { delimiter, isAbsolute, join, resolve, sep } from 'node:path';
+import { UserError } from './errors.js';
 import { loadSchema } from './schema.js';
 import { StageInputError, type JsonValue, type Params, type StageDefinition } from './types.js';
 
-/** The command failed (non-zero exit or killed): user-facing, no stack trace. */
-export class ExecFailedError extends Error {
+/**
+ * The command failed (non-zero exit or killed). A UserError: the user's script failed, not pipe, so
+ * the CLI prints the message without "internal error" and queue workers do not retry it (rerunning
+ * a deterministic script that exits 3 only fails again).
+ */
+export class ExecFailedError extends UserError {
   readonly reason = 'exec-failed';
+  constructor(
+    readonly stage: string,
+    /** `exit code 3` or `killed by SIGKILL`. */
+    readonly exit: string,
+    /** The last lines of stderr (or of stdout when stderr is empty), on one line. */
+    readonly tail: { stream: 'stderr' | 'stdout'; text: string } | undefined,
+  ) {
+    super(`stage "${stage}": command failed with ${exit}; ${tail ? `${tail.stream}: ${tail.text}` : 'no output'}`);
+  }
+}
+
+/**
+ * The only variables a command inherits from pipe's own environment: what it needs to find programs
+ * (PATH), its home and temporary folders, and the locale and time zone it formats text with. All
+ * else stays behind on purpose: a queue worker's environment holds the shared cache's write
+ * credentials (AWS_*, PIPE_REMOTE, PIPE_STORE), the queue's Redis URL with its password (PIPE_QUEUE)
+ * and whatever else its operator set, and any pipeline's exec stage would otherwise read them. Those
+ * variables are also not part of the cache key, so a command whose output depended on one would be
+ * cached wrongly. A command that needs more gets it from the stage's `env:` param, which is in the
+ * key. pipe then adds its own per-stage variables (PIPE_OUT, PIPE_STAGE, PIPE_INPUT_<NAME>).
+ */
+export const INHERITED_ENV = /^(?:PATH|HOME|LANG|LC_[A-Z]+|TZ|TMPDIR)$/;
+
+/**
+ * The command's whole environment: the INHERITED_ENV part of `parent`, then the stage's `env:`,
+ * then pipe's per-stage variables (last, so they always hold; the schema refuses PIPE_ names in
+ * `env:` anyway).
+ */
+export function commandEnv(parent: NodeJS.ProcessEnv, own: Readonly<Record<string, string>>, pipeVars: Readonly<Record<string, string>>): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(parent)) if (value !== undefined && INHERITED_ENV.test(name)) env[name] = value;
+  return { ...env, ...own, ...pipeVars };
+}
+
+/** What quotes surround a point of a /bin/sh command: none, '…' or "…". */
+export type ShellQuoting = 'none' | 'single' | 'double';
+
+/**
+ * `value` as literal text for /bin/sh at a point where the quoting is `quoting`: never split into
+ * words, never globbed, never run. Outside quotes it becomes one POSIX single-quoted word (a `'` in
+ * it is written `'\''`: close, escaped quote, reopen); inside '…' only its `'` need that; inside "…"
+ * the four characters still special there (\ " $ `) get a backslash.
+ */
+export function shellQuote(value: string, quoting: ShellQuoting = 'none'): string {
+  switch (quoting) {
+    case 'none':
+      return `'${value.replaceAll("'", "'\\''")}'`;
+    case 'single':
+      return value.replaceAll("'", "'\\''");
+    case 'double':
+      return value.replace(/[\\"$`]/g, '\\$&');
+    default:
+      return assertNever(quoting);
+  }
+}
+
+function assertNever(value: never): never {
+  throw new Error(`exec: unhandled ${JSON.stringify(value)}`);
+}
+
+/**
+ * Replaces the placeholders of a `shell: true` command, each value quoted for the quoting around its
+ * placeholder, so `cat {inputs.data}/x.txt`, `cat "{inputs.data}/x.txt"` and `echo '{out}'` all work
+ * with a path holding spaces, quotes, `;` or `$`. The scan follows sh's quoting: '…', "…", backslash
+ * escapes, $(…) (whose inside is unquoted again, even within "…") and `…` (the same, plus one more
+ * level of backslash escapes, which the value gets too). A backslash before a placeholder's `{`
+ * makes it literal, as in sh. Not followed: here-documents and a `case` pattern's `)` inside $(…);
+ * a placeholder there is still quoted, perhaps for the wrong context.
+ */
+export function substituteForShell(command: string, valueOf: (what: string, input: string | undefined) => string): string {
+  interface Frame {
+    readonly quoting: ShellQuoting;
+    /** Open parentheses of a $(…) frame, so its closing one is found. */
+    parens?: number;
+    /** A `…` frame: sh ends it at the next backtick, whatever quotes are open inside. */
+    readonly backtick?: boolean;
+  }
+  const stack: Frame[] = [{ quoting: 'none' }];
+  const placeholder = new RegExp(PLACEHOLDER.source, 'y');
+  let out = '';
+  let i = 0;
+  while (i < command.length) {
+    const top = stack[stack.length - 1] as Frame;
+    let backtick = -1;
+    stack.forEach((f, at) => {
+      if (f.backtick) backtick = at;
+    });
+    placeholder.lastIndex = i;
+    const m = placeholder.exec(command);
+    if (m) {
+      let quoted = shellQuote(valueOf(m[1] as string, m[2]), top.quoting);
+      // sh removes one level of backslashes (those before a backslash, backtick or $) from the
+      // inside of each `…` before parsing it, so the value gets one more level per enclosing `…`.
+      for (const frame of stack) if (frame.backtick) quoted = quoted.replace(/[\\`$]/g, '\\$&');
+      out += quoted;
+      i += m[0].length;
+      continue;
+    }
+    const c = command[i] as string;
+    const pop = (): void => {
+      if (stack.length > 1) stack.pop();
+    };
+    if (c === '\\' && (top.quoting !== 'single' || backtick > 0)) {
+      out += command.slice(i, i + 2);
+      i += 2;
+      continue;
+    }
+    if (c === '`' && backtick > 0) stack.length = backtick;
+    else if (top.quoting === 'single') {
+      if (c === "'") pop();
+    } else if (c === '`') {
+      stack.push({ quoting: 'none', backtick: true });
+    } else if (c === '$' && command[i + 1] === '(') {
+      stack.push({ quoting: 'none', parens: 1 });
+      out += '$(';
+      i += 2;
+      continue;
+    } else if (top.quoting === 'double') {
+      if (c === '"') pop();
+    } else if (c === "'") {
+      stack.push({ quoting: 'single' });
+    } else if (c === '"') {
+      stack.push({ quoting: 'double' });
+    } else if (top.parens !== undefined && c === '(') {
+      top.parens += 1;
+    } else if (top.parens !== undefined && c === ')') {
+      top.parens -= 1;
+      if (top.parens === 0) pop();
+    }
+    out += c;
+    i += 1;
+  }
+  return out;
 }
 
 /** Signal-to-kill grace after Ctrl-C; shorter than the launcher's grace so the group is gone first. */
@@ -134,28 +274,30 @@ export const exec: StageDefinition = {
   schema: loadSchema('stages/exec'),
   async run(ctx) {
     const workDir = ctx.workDir ?? process.cwd();
-    const substitute = (arg: string): string =>
-      arg.replace(PLACEHOLDER, (_all, what: string, input: string | undefined) => {
-        if (what === 'out') return ctx.outDir;
-        const found = input === undefined ? undefined : ctx.inputs[input];
-        if (!found) throw new StageInputError(`exec: cmd uses {inputs.${input ?? ''}} but the stage has no input "${input ?? ''}"; inputs: ${Object.keys(ctx.inputs).join(', ') || 'none'}`);
-        return found.dir;
-      });
-    const argv = argvOf(ctx.params).map(substitute);
+    const valueOf = (what: string, input: string | undefined): string => {
+      if (what === 'out') return ctx.outDir;
+      const found = input === undefined ? undefined : ctx.inputs[input];
+      if (!found) throw new StageInputError(`exec: cmd uses {inputs.${input ?? ''}} but the stage has no input "${input ?? ''}"; inputs: ${Object.keys(ctx.inputs).join(', ') || 'none'}`);
+      return found.dir;
+    };
     const shell = ctx.params['shell'] === true;
-    const extra = (ctx.params['env'] ?? {}) as Record<string, JsonValue>;
-    const env: NodeJS.ProcessEnv = { ...process.env, PIPE_OUT: ctx.outDir, PIPE_STAGE: ctx.stage };
-    for (const [name, input] of Object.entries(ctx.inputs)) env[envName(name)] = input.dir;
-    for (const [name, value] of Object.entries(extra)) env[name] = text(value);
-    const shown = shell ? argv.join(' ') : JSON.stringify(argv);
-    ctx.log(`$ ${shown}`);
+    // argv entries are handed over as they are; a shell command is one string whose substituted
+    // values are quoted, since /bin/sh would otherwise split a path at a space or run what follows a `;`.
+    const argv = shell ? [] : argvOf(ctx.params).map((arg) => arg.replace(PLACEHOLDER, (_all, what: string, input: string | undefined) => valueOf(what, input)));
+    const command = shell ? substituteForShell(argvOf(ctx.params).join(' '), valueOf) : '';
+    const own: Record<string, string> = {};
+    for (const [name, value] of Object.entries((ctx.params['env'] ?? {}) as Record<string, JsonValue>)) own[name] = text(value);
+    const pipeVars: Record<string, string> = { PIPE_OUT: ctx.outDir, PIPE_STAGE: ctx.stage };
+    for (const [name, input] of Object.entries(ctx.inputs)) pipeVars[envName(name)] = input.dir;
+    const env = commandEnv(process.env, own, pipeVars);
+    ctx.log(`$ ${shell ? command : JSON.stringify(argv)}`);
 
     const stdout = new Tail();
     const stderr = new Tail();
     const started = Date.now();
     // detached: the command leads its own process group, so Ctrl-C can stop it and everything it started.
     const child = shell
-      ? spawn(argv.join(' '), { cwd: workDir, env, shell: true, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
+      ? spawn(command, { cwd: workDir, env, shell: true, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
       : spawn(argv[0] as string, argv.slice(1), { cwd: workDir, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     const killGroup = (signal: NodeJS.Signals): void => {
       try {
@@ -186,8 +328,9 @@ export const exec: StageDefinition = {
       child.on('close', (code, signal) => done({ code, signal }));
     }).finally(() => ctx.signal.removeEventListener('abort', onAbort));
     if ('error' in outcome) {
-      if (outcome.error.code === 'ENOENT') throw new StageInputError(`exec: command not found: ${argv[0] ?? ''} (looked in the pipeline's folder and PATH)`);
-      throw new StageInputError(`exec: cannot start ${argv[0] ?? ''}: ${outcome.error.message}`);
+      const name = shell ? '/bin/sh' : (argv[0] ?? '');
+      if (outcome.error.code === 'ENOENT') throw new StageInputError(`exec: command not found: ${name} (looked in the pipeline's folder and PATH)`);
+      throw new StageInputError(`exec: cannot start ${name}: ${outcome.error.message}`);
     }
     const seconds = (Date.now() - started) / 1000;
     const exit = outcome.code !== null ? `exit code ${outcome.code}` : `killed by ${outcome.signal ?? 'a signal'}`;
@@ -203,8 +346,9 @@ export const exec: StageDefinition = {
       stderr.text(),
     ].join('\n');
     if (outcome.code !== 0) {
-      const tail = tailLines(stderr.text()) || tailLines(stdout.text()) || 'no output';
-      throw new ExecFailedError(`${exit}; stderr: ${tail}`);
+      const errText = tailLines(stderr.text());
+      const outText = tailLines(stdout.text());
+      throw new ExecFailedError(ctx.stage, exit, errText ? { stream: 'stderr', text: errText } : outText ? { stream: 'stdout', text: outText } : undefined);
     }
     for (const out of (ctx.params['outs'] ?? []) as string[]) {
       const path = resolve(ctx.outDir, out);

@@ -112,6 +112,7 @@ function reportUserError(error: UserError, debug: boolean): number {
     case 'worker-lost':
     case 'store-mismatch':
     case 'job-refused':
+    case 'exec-failed':
       // Raised outside a stage (e.g. by `predict` or `report`): the command failed on its input.
       process.stderr.write(`pipe: ${error.message}\n${debug && error.stack ? `${error.stack}\n` : ''}`);
       return EXIT.failed;

@@ -56,6 +56,9 @@ function simplify(errors: ErrorObject[]): ErrorObject[] {
   );
   const seen = new Set<string>();
   return kept.filter((e) => {
+    // A bad key name fails the name's own schema (a `pattern` error pointing at the whole object)
+    // and then `propertyNames` (naming the key): the second says it all.
+    if (e.schemaPath.includes('/propertyNames/')) return false;
     if (e.keyword === 'required' && misspelt.has(`${e.instancePath}|${String((e.params as { missingProperty: string }).missingProperty)}`)) return false;
     const id = `${e.instancePath}|${e.keyword}|${JSON.stringify(e.params)}`;
     if (seen.has(id)) return false;
@@ -87,7 +90,9 @@ function describe(error: ErrorObject): SchemaProblem {
     }
     case 'propertyNames': {
       const name = String((error.params as { propertyName: string }).propertyName);
-      return { path: [...path, name], part: 'key', message: `invalid name "${name}": use lower-case letters, digits, '-' and '_', starting with a letter` };
+      // The names' schema says what they may be (exec's env: names differ from stage names).
+      const rule = (error.schema as { description?: unknown } | undefined)?.description;
+      return { path: [...path, name], part: 'key', message: `invalid name "${name}": ${typeof rule === 'string' ? rule : "use lower-case letters, digits, '-' and '_', starting with a letter"}` };
     }
     case 'pattern':
       return { path, part: 'value', message: `${where} has an invalid format (expected pattern ${String((error.params as { pattern: string }).pattern)})` };

@@ -110,12 +110,60 @@ describe('plugins and exec stages', () => {
     const before = existsSync(join(rig.dir, '.pipe', 'artifacts')) ? (await readdir(join(rig.dir, '.pipe', 'artifacts'))).length : 0;
     const text = await rig.pipe(['run', 'fail.yaml']);
     expect(text.code).toBe(1);
+    expect(text.stdout).toMatch(/FAILED\s+bad\s+stage "bad": command failed with exit code 3; stderr: the disk is on fire/);
     expect(text.stdout).toMatch(/bad\s+failed.*exit code 3; stderr: the disk is on fire/);
-    expect(text.stdout).not.toMatch(/\n\s+at /);
+    // The user's script failed, not pipe: no bug report asked for, no stack.
+    expect(text.stdout + text.stderr).not.toMatch(/internal error|please report|\n\s+at /);
     const json = await rig.pipe(['run', 'fail.yaml', '--json']);
     expect(byStatus(rig.events(json), 'stage-skipped')).toEqual(['after']);
+    const failed = rig.events(json).find((e) => e.type === 'stage-failed') as unknown as { error: { reason: string; stack?: string } };
+    expect(failed.error).toMatchObject({ reason: 'exec-failed' });
+    expect(failed.error.stack).toBeUndefined();
     expect(await readdir(join(rig.dir, '.pipe', 'tmp'))).toEqual([]);
     expect((await readdir(join(rig.dir, '.pipe', 'artifacts'))).length).toBe(before);
+  });
+
+  it('shell: true quotes substituted paths: a store path with a space and ";" works and injects nothing', async () => {
+    // The store's path is in every {inputs.NAME} and {out}; pasted unquoted, the ";" would end the
+    // command and run "touch injected" in the pipeline's folder.
+    const store = 'odd store;touch injected;x';
+    await rig.write(
+      'quoted.yaml',
+      `stages:
+  src: { kind: exec, params: { cmd: [sh, -c, 'echo hello > "$PIPE_OUT/a.txt"'], outs: [a.txt] } }
+  copy:
+    kind: exec
+    inputs: { text: src }
+    params:
+      shell: true
+      cmd: |-
+        cat {inputs.text}/a.txt > {out}/b.txt && cat "{inputs.text}/a.txt" >> "{out}/b.txt" && printf '%s\\n' '{out}' > {out}/where.txt
+      outs: [b.txt, where.txt]
+`,
+    );
+    const run = await rig.pipe(['run', 'quoted.yaml', '--json', '--store', store]);
+    expect(run.code, run.stderr + run.stdout.slice(-2000)).toBe(0);
+    expect(existsSync(join(rig.dir, 'injected'))).toBe(false);
+    const copy = rig.events(run).find((e) => e.type === 'stage-done' && e['stage'] === 'copy') as unknown as { key: string };
+    const dir = join(rig.dir, store, 'artifacts', copy.key.slice(0, 2), copy.key);
+    expect(await readFile(join(dir, 'b.txt'), 'utf8')).toBe('hello\nhello\n');
+    // {out} inside '…' is the temporary output folder under the odd store, as one word.
+    expect(await readFile(join(dir, 'where.txt'), 'utf8')).toMatch(/odd store;touch injected;x[/]tmp[/]/);
+  });
+
+  it("env: values join the key; names that are not variable names or are pipe's own are located errors", async () => {
+    const pipeline = (env: string): string => `stages:\n  a: { kind: exec, params: { cmd: [sh, -c, 'echo "$SEED" > "$PIPE_OUT/s.txt"'], env: ${env} } }\n`;
+    const key = async (): Promise<string | null | undefined> => (JSON.parse((await rig.pipe(['status', 'env.yaml', '--json'])).stdout) as StatusJson).stages[0]?.key;
+    await rig.write('env.yaml', pipeline('{ SEED: "1" }'));
+    const one = await key();
+    await rig.write('env.yaml', pipeline('{ SEED: "2" }'));
+    expect(await key()).not.toBe(one);
+    for (const name of ['PIPE_OUT', '1X', 'A-B']) {
+      await rig.write('badenv.yaml', pipeline(`{ ${name}: "x" }`));
+      const result = await rig.pipe(['status', 'badenv.yaml']);
+      expect(result.code, name).toBe(2);
+      expect(result.stderr, name).toMatch(new RegExp(`badenv\\.yaml:2:\\d+.*invalid name "${name}": use letters, digits and '_'`));
+    }
   });
 
   it('a declared output the command did not write fails the stage, naming it', async () => {

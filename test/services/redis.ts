@@ -19,10 +19,12 @@ function freePort(): Promise<number> {
   });
 }
 
-export async function startRedis(): Promise<RedisService> {
+/** `password`: the server requires it (`requirepass`), and `url` carries it as redis://:PASSWORD@…. */
+export async function startRedis(options: { password?: string } = {}): Promise<RedisService> {
   const port = await freePort();
-  const child: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  const url = `redis://127.0.0.1:${port}`;
+  const auth = options.password === undefined ? [] : ['--requirepass', options.password];
+  const child: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...auth], { stdio: 'ignore' });
+  const url = `redis://${options.password === undefined ? '' : `:${encodeURIComponent(options.password)}@`}127.0.0.1:${port}`;
   // Ready when it answers PING (ioredis retries the connection until then).
   const probe = new Redis(url, { maxRetriesPerRequest: null, retryStrategy: (n) => (n > 100 ? null : 50) });
   probe.on('error', () => undefined); // refused until the server listens: retried above
