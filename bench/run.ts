@@ -16,6 +16,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { benchClassical } from './classical.js';
 import { pipeJson, ranStages, ROOT, runPipe, scratch } from './cli.js';
+import { writeBenchmarksPage } from './docs.js';
 import { benchKernels, wasmGemmGflops } from './kernels.js';
 import { benchRunner } from './runner.js';
 import { benchWorkers } from './workers.js';
@@ -121,7 +122,11 @@ const results: Record<string, Json> = {
   cpu: cpus()[0]?.model ?? 'unknown',
   node: process.version,
 };
-const save = (): void => writeFileSync(resultsFile, `${JSON.stringify(results, null, 2)}\n`);
+// docs/benchmarks.md is rendered from the file just written, at every save, so the two never disagree.
+const save = (): void => {
+  writeFileSync(resultsFile, `${JSON.stringify(results, null, 2)}\n`);
+  writeBenchmarksPage(ROOT);
+};
 const reports: Record<string, string> = {};
 
 if (wants('runner')) {

@@ -14,7 +14,7 @@ export interface CommonFlags {
   readonly backend?: string;
   /** Remote cache URL (s3://bucket/prefix), overriding the pipeline file's `remote:`. */
   readonly remote?: string;
-  /** Use the remote for reads only (consumers: see "cache poisoning" in the README). */
+  /** Use the remote for reads only (consumers: see "Cache poisoning" in docs/design.md). */
   readonly remoteReadOnly?: boolean;
   /** --max-variants, already validated. */
   readonly maxVariants?: number;
