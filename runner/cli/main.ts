@@ -1,6 +1,6 @@
 /**
  * `pipe` command line. Exit codes: 0 ok, 1 a stage failed, 2 invalid pipeline or usage,
- * 3 `status` found stages that would run, 4 the store is busy (another pipe holds it), 130 interrupted. Expected failures print a located
+ * 3 `status` found stages that would run, 4 the store is busy (another `pipe gc` holds its lock), 130 interrupted. Expected failures print a located
  * message; only internal bugs print a stack (always with --debug).
  */
 import { CommanderError, type Command } from 'commander';

@@ -120,7 +120,7 @@ export function buildProgram(write: Output, writeError: Output, exit: (code: num
     // Inherited by every verb defined below: errors are thrown to main.ts, output goes where it says.
     .exitOverride()
     .configureOutput({ writeOut: write, writeErr: writeError })
-    .addHelpText('after', '\nExit codes: 0 ok, 1 a stage failed, 2 invalid pipeline or usage, 3 `status` found work to do,\n4 the store is busy, 130 interrupted. `pipe <command> --help` documents each command.\n');
+    .addHelpText('after', '\nExit codes: 0 ok, 1 a stage failed, 2 invalid pipeline or usage, 3 `status` found work to do,\n4 another `pipe gc` is working on the store, 130 interrupted. `pipe <command> --help` documents each command.\n');
   program.configureHelp({ sortSubcommands: false });
 
   const verb = (name: string, description: string, examples: readonly string[], parent: Command = program): Command =>
@@ -253,7 +253,7 @@ export function buildProgram(write: Output, writeError: Output, exit: (code: num
       return settle(commands.artifacts().then(({ showCommand }) => showCommand(target, { ...commonFlags(f), json: f.json === true, ...defined('pipeline', f.pipeline) }, write)));
     });
 
-  planning(verb('gc', 'list artifacts no pipeline uses; delete them with --yes', ['pipe gc', 'pipe gc pipelines/full-comparison.yaml pipelines/quick.yaml --keep-last 3', 'pipe gc --keep-recent 24h --yes']).argument('[file.yaml...]', 'pipeline files whose artifacts to keep (default: every pipeline the store has run)'))
+  planning(verb('gc', 'list artifacts no pipeline uses; delete them with --yes', ['pipe gc', 'pipe gc pipelines/full-comparison.yaml pipelines/quick.yaml --keep-last 3', 'pipe gc --keep-recent 24h --yes']).argument('[file.yaml...]', 'pipeline files whose artifacts to keep (default: the .yaml files in ./pipelines)'))
     .addOption(new Option('--yes', 'delete (without it, gc only lists)'))
     .addOption(new Option('--keep-last <n>', 'also keep what the last N runs of each pipeline used (default 1)'))
     .addOption(new Option('--keep-recent <age>', 'also keep artifacts created within this time, e.g. 24h or 7d'))
