@@ -9,6 +9,9 @@
  *   classical  SVM / random forest / KNN fitted on all 60,000 training images (issue 4's protocol)
  *   report     size and open time in headless Chromium of the quick and full reports
  *   workers    sweep-cnn.yaml through BullMQ with 1 vs 2 `pipe worker` processes (needs redis-server)
+ *   cli        whole-process medians of `pipe --help`, and `pipe status` / a no-op `pipe run` of
+ *              full-comparison.yaml on a warm store: the `full` section's, or `--store DIR`
+ *              (a store full-comparison.yaml ran in); without either it runs the pipeline first
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -19,6 +22,7 @@ import { pipeJson, ranStages, ROOT, runPipe, scratch } from './cli.js';
 import { writeBenchmarksPage } from './docs.js';
 import { benchKernels, wasmGemmGflops } from './kernels.js';
 import { benchRunner } from './runner.js';
+import { benchStartup } from './startup.js';
 import { benchWorkers } from './workers.js';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -128,6 +132,11 @@ const save = (): void => {
   writeBenchmarksPage(ROOT);
 };
 const reports: Record<string, string> = {};
+const givenStore = (() => {
+  const i = process.argv.indexOf('--store');
+  return i >= 0 ? process.argv[i + 1] : undefined;
+})();
+let fullStore: string | undefined;
 
 if (wants('runner')) {
   console.error('runner…');
@@ -171,6 +180,7 @@ if (wants('full')) {
   results['backend'] = full.summary['backend'] ?? null;
   results['full_comparison'] = { ...full.summary, models: full.models };
   reports['full_comparison'] = join(full.dir, 'reports', 'full-comparison.html');
+  fullStore = join(full.dir, '.pipe');
   save();
 }
 if (wants('classical')) {
@@ -189,6 +199,16 @@ if (wants('report')) {
 }
 if (wants('workers')) {
   results['workers'] = await benchWorkers();
+  save();
+}
+if (wants('cli')) {
+  let store = givenStore ?? fullStore;
+  if (store === undefined) {
+    console.error('cli: no warm store given (--store DIR); running full-comparison.yaml first (this takes a while)…');
+    store = join((await benchFull()).dir, '.pipe');
+  }
+  console.error(`cli: whole-process medians on ${store}…`);
+  results['cli'] = benchStartup(store);
   save();
 }
 results['models'] = assembleModels(results);

@@ -1,16 +1,67 @@
-/** ajv wrapper: compiles each schema once and turns errors into located, actionable messages. */
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+/**
+ * ajv wrapper: validates params and pipeline files and turns errors into located, actionable
+ * messages. Compiling a schema costs milliseconds each (about 0.15 s for a full pipeline), which
+ * every `pipe status` would pay; so the build precompiles pipe's own schemas with ajv's standalone
+ * code generator (precompile-schemas.ts, run by `npm run build`) into dist/runner/config/validators.cjs,
+ * indexed by the sha256 of each schema's canonical JSON. A schema found there is used as compiled;
+ * any other (a plugin's, or a schema edited since the build) is compiled here at first use, with the
+ * same options, so both paths validate and report alike.
+ */
+import { createRequire } from 'node:module';
+import type { Ajv, ErrorObject, Options, ValidateFunction } from 'ajv';
+import { canonicalJson, sha256 } from '../../artifacts/hash.js';
 import type { JsonSchema } from '../../stages/types.js';
 import { loadSchema, PIPE_KEYWORDS } from '../../stages/schema.js';
 import { closest, didYouMean } from '../diagnostics.js';
 import type { JsonPath } from './source.js';
 
-const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, verbose: true });
-for (const keyword of PIPE_KEYWORDS) ajv.addKeyword({ ...keyword });
-// The model schemas refer to the shared training params by this relative name (editors resolve it
-// next to the file; ajv by the key given here).
-ajv.addSchema(loadSchema('models/training'), 'training.schema.json');
-const compiled = new WeakMap<JsonSchema, ValidateFunction>();
+/** The options every validator is compiled with, precompiled or not. */
+export const VALIDATOR_OPTIONS: Options = { allErrors: true, useDefaults: true, strict: false, verbose: true };
+
+/** An ajv instance configured as pipe validates: its keywords and the shared training schema. */
+export function configuredAjv(extra: Options = {}): Ajv {
+  // Loaded only when a schema must be compiled here: precompiled validators need none of ajv's compiler.
+  const { Ajv: AjvClass } = require('ajv') as typeof import('ajv');
+  const instance = new AjvClass({ ...VALIDATOR_OPTIONS, ...extra });
+  for (const keyword of PIPE_KEYWORDS) instance.addKeyword({ ...keyword });
+  // The model schemas refer to the shared training params by this relative name (editors resolve it
+  // next to the file; ajv by the key given here).
+  instance.addSchema(loadSchema('models/training'), 'training.schema.json');
+  return instance;
+}
+
+/** The name a schema's precompiled validator is exported under: its content, hashed. */
+export function validatorName(schema: JsonSchema): string {
+  return `v${sha256(canonicalJson(schema)).slice(0, 32)}`;
+}
+
+const require = createRequire(import.meta.url);
+
+let precompiled: Readonly<Record<string, ValidateFunction>> | undefined;
+function precompiledValidators(): Readonly<Record<string, ValidateFunction>> {
+  if (precompiled) return precompiled;
+  try {
+    // Next to this file in dist/; absent when running from the TypeScript sources (tests).
+    precompiled = require('./validators.cjs') as Record<string, ValidateFunction>;
+  } catch {
+    precompiled = {};
+  }
+  return precompiled;
+}
+
+let ajv: Ajv | undefined;
+// By content, not identity: train builds its variant schema afresh for every stage (resolve.ts schemaFor).
+const compiled = new Map<string, ValidateFunction>();
+
+function validatorFor(schema: JsonSchema): ValidateFunction {
+  const name = validatorName(schema);
+  let validate = compiled.get(name);
+  if (!validate) {
+    validate = precompiledValidators()[name] ?? (ajv ??= configuredAjv()).compile(schema);
+    compiled.set(name, validate);
+  }
+  return validate;
+}
 
 export interface SchemaProblem {
   /** Path relative to the validated value. */
@@ -22,11 +73,7 @@ export interface SchemaProblem {
 
 /** Validates a deep copy (ajv fills defaults in place) and returns it with any problems. */
 export function checkSchema<T>(schema: JsonSchema, value: T): { value: T; problems: SchemaProblem[] } {
-  let validate = compiled.get(schema);
-  if (!validate) {
-    validate = ajv.compile(schema);
-    compiled.set(schema, validate);
-  }
+  const validate = validatorFor(schema);
   const copy = structuredClone(value);
   if (validate(copy)) return { value: copy, problems: [] };
   return { value: copy, problems: simplify(validate.errors ?? []).map(describe) };
