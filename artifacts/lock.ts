@@ -3,7 +3,8 @@
  */
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { LEASE_TTL_MS, LeaseDir, type LeaseInfo } from './lease.js';
+import { LEASE_TTL_MS, LeaseDir, type LeaseDirOptions, type LeaseInfo } from './lease.js';
+import { systemClock } from './lease-watch.js';
 import { UserError } from '../stages/errors.js';
 
 export interface LockInfo {
@@ -18,7 +19,7 @@ export class StoreLockedError extends UserError {
   constructor(readonly holder: LockInfo, readonly lockFile: string) {
     super(
       `the store is in use by another pipe process (pid ${holder.pid} on ${holder.host}, running "${holder.command}" since ${holder.started_at}). ` +
-        `Wait for it to finish; if that process is gone, pipe breaks the lock by itself within a minute (or delete ${lockFile}).`,
+        `Wait for it to finish; if that process is gone, pipe breaks the lock by itself (at once on the same host; a lock from another host once it has stayed unchanged for a minute), or delete ${lockFile}.`,
     );
   }
 }
@@ -32,14 +33,30 @@ function lockInfo(lease: LeaseInfo): LockInfo {
   return { pid: lease.pid, host: lease.host, started_at: lease.acquired_at, command: lease.purpose };
 }
 
+export interface LockOptions extends LeaseDirOptions {
+  /** Waits between looks at another host's lock (tests pass one that moves a fake clock). */
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+const POLL_MS = LEASE_TTL_MS / 12;
+
 /**
  * An exclusive lease named `name` under `<store>/leases/exclusive/` (only `gc` needs one today: two
  * collectors at once would race). Created atomically with its content (see lease.ts), so no second
  * process can ever read it empty and judge it stale; a holder that is gone is broken automatically.
+ * A holder on this host is judged by its pid at once; one on another host only by watching its
+ * lock stay unchanged for a TTL, so this waits up to that long before calling the store busy.
  */
-export async function acquireLock(storeRoot: string, command: string, name = 'gc'): Promise<Lock> {
-  const dir = await LeaseDir.open(join(storeRoot, 'leases', 'exclusive'), `${hostname()}-${process.pid}`);
-  const claim = await dir.claim(name, command);
+export async function acquireLock(storeRoot: string, command: string, name = 'gc', options: LockOptions = {}): Promise<Lock> {
+  const clock = options.clock ?? systemClock;
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((done) => setTimeout(done, ms)));
+  const dir = await LeaseDir.open(join(storeRoot, 'leases', 'exclusive'), `${hostname()}-${process.pid}`, { ...options, clock });
+  const started = clock();
+  let claim = await dir.claim(name, command);
+  while (!claim.acquired && claim.holder.host !== hostname() && clock() - started <= LEASE_TTL_MS) {
+    await sleep(POLL_MS);
+    claim = await dir.claim(name, command);
+  }
   if (!claim.acquired) {
     const h = claim.holder;
     throw new StoreLockedError(lockInfo(h), join(dir.dir, name));

@@ -8,13 +8,16 @@
  *   artifacts/<key>/manifest.json    written last, only if absent (If-None-Match: *)
  *
  * An entry exists once its manifest exists, so a reader never sees a half-uploaded artifact; a
- * second writer of the same key never overwrites the first (same key, same work). Every downloaded
- * file is checked against the manifest's sha256 before the local store trusts it.
+ * second writer of the same key never overwrites the first (same key, same work).
+ *
+ * Nothing read from the bucket is trusted: a manifest is checked (artifacts/manifest-check.ts)
+ * before any of its names becomes a path, and each file is streamed into a scratch directory and
+ * moved into place only once its size and sha256 match. A bad entry is reported, never thrown.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
@@ -27,10 +30,11 @@ import {
   S3ServiceException,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
-import { UserError } from '../stages/errors.js';
-import { parseKeyHash, type KeyHash } from './hash.js';
+import { errorMessage, UserError } from '../stages/errors.js';
+import type { ArtifactFile } from '../stages/types.js';
+import { parseKeyHash, sha256, type KeyHash } from './hash.js';
+import { checkManifest, fileNameProblem, quote } from './manifest-check.js';
 import type { Manifest } from './store.js';
-import { errorMessage } from '../stages/errors.js';
 
 export interface RemoteLocation {
   readonly bucket: string;
@@ -38,16 +42,39 @@ export interface RemoteLocation {
   readonly prefix: string;
 }
 
+/**
+ * A remote entry as read, before anything is downloaded. `fingerprint` (the sha256 of the manifest
+ * as stored) lets a writer replace exactly the entry it found untrusted, and no later one.
+ */
+export type RemoteEntry =
+  | { readonly status: 'absent' }
+  | { readonly status: 'valid'; readonly manifest: Manifest; readonly fingerprint: string }
+  | { readonly status: 'invalid'; readonly reason: string; readonly fingerprint: string };
+
+/**
+ * How a download ended. `untrusted`: the entry's bytes are not what its manifest says (the entry
+ * is bad and may be replaced); `unavailable`: the transfer failed (the entry may be fine).
+ */
+export type Download = { readonly ok: true } | { readonly ok: false; readonly failure: 'untrusted' | 'unavailable'; readonly reason: string };
+
 /** What a local store needs from a remote cache. */
 export interface RemoteCache {
   readonly url: string;
   readonly readOnly: boolean;
-  /** The entry's manifest, or undefined when the key has no complete entry. */
-  manifest(key: KeyHash): Promise<Manifest | undefined>;
-  /** Downloads every file of the entry into `dir`, verifying each one's sha256. */
-  download(manifest: Manifest, dir: string): Promise<void>;
-  /** Uploads a committed local artifact; returns false when another writer had already done it. */
-  upload(manifest: Manifest, dir: string): Promise<boolean>;
+  /** The entry filed under `key`, its manifest checked (checkManifest) before it is returned as valid. */
+  entry(key: KeyHash): Promise<RemoteEntry>;
+  /**
+   * Downloads every file of a valid entry into `dir`, streaming each through `scratch` (a directory
+   * the caller removes) and moving it into `dir` only once its size and sha256 match. Never throws
+   * for a bad entry or a failed transfer: the result says why.
+   */
+  download(manifest: Manifest, dir: string, scratch: string): Promise<Download>;
+  /**
+   * Uploads a committed local artifact; returns false when the key already has an entry. With
+   * `replacing` (the fingerprint of an entry found untrusted), that entry, and only while it is
+   * still the one found, is deleted first and replaced.
+   */
+  upload(manifest: Manifest, dir: string, replacing?: string): Promise<boolean>;
   keys(): Promise<KeyHash[]>;
   remove(key: KeyHash): Promise<void>;
   /** Fails with a RemoteError that names the URL when the bucket cannot be reached. */
@@ -107,43 +134,87 @@ export class S3Remote implements RemoteCache {
     }
   }
 
-  async manifest(key: KeyHash): Promise<Manifest | undefined> {
+  async entry(key: KeyHash): Promise<RemoteEntry> {
+    let text: string;
     try {
       const out = await this.client.send(new GetObjectCommand({ Bucket: this.location.bucket, Key: this.objectKey(key, 'manifest.json') }));
-      const text = (await out.Body?.transformToString('utf8')) ?? '';
-      const manifest = JSON.parse(text) as Manifest;
-      return manifest.key === key ? manifest : undefined;
+      text = (await out.Body?.transformToString('utf8')) ?? '';
     } catch (error) {
-      if (isMissing(error)) return undefined;
-      if (error instanceof SyntaxError) return undefined; // an unreadable manifest is no entry
+      if (isMissing(error)) return { status: 'absent' };
       throw this.wrap(`reading ${key.slice(0, 12)}`, error);
     }
+    const fingerprint = sha256(text);
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      return { status: 'invalid', reason: 'its manifest.json is not JSON', fingerprint };
+    }
+    const checked = checkManifest(value, key);
+    return checked.ok ? { status: 'valid', manifest: checked.manifest, fingerprint } : { status: 'invalid', reason: checked.reason, fingerprint };
   }
 
-  async download(manifest: Manifest, dir: string): Promise<void> {
+  async download(manifest: Manifest, dir: string, scratch: string): Promise<Download> {
+    let index = 0;
     for (const [name, file] of Object.entries(manifest.files)) {
-      const target = join(dir, name);
-      await mkdir(dirname(target), { recursive: true });
-      const partial = `${target}.part`;
+      // checkManifest refused every name that could leave `dir`; this is the last line of defence.
+      const target = resolve(dir, name);
+      if (fileNameProblem(name) !== undefined || !target.startsWith(resolve(dir) + sep)) {
+        return { ok: false, failure: 'untrusted', reason: `file name ${quote(name)} leaves the artifact directory` };
+      }
+      // Partial files live outside `dir`, so no name in the manifest can collide with one.
+      const partial = join(scratch, `${index++}.part`);
       try {
-        const out = await this.client.send(new GetObjectCommand({ Bucket: this.location.bucket, Key: this.objectKey(manifest.key, 'files', name) }));
-        if (!(out.Body instanceof Readable)) throw new Error('no body');
-        const hash = createHash('sha256');
-        out.Body.on('data', (chunk: Buffer) => hash.update(chunk));
-        await pipeline(out.Body, createWriteStream(partial));
-        const digest = hash.digest('hex');
-        if (digest !== file.sha256) throw new RemoteError(`remote ${this.url}: ${manifest.stage}/${name} does not match its recorded sha256 (got ${digest.slice(0, 12)}, expected ${file.sha256.slice(0, 12)}); not trusted`);
+        const verdict = await this.fetchFile(manifest.key, name, file, partial);
+        if (verdict) return { ok: false, failure: 'untrusted', reason: `${quote(name)} ${verdict}` };
+        await mkdir(dirname(target), { recursive: true });
         await rename(partial, target);
       } catch (error) {
+        return { ok: false, failure: 'unavailable', reason: `downloading ${quote(name)} failed (${errorMessage(error)})` };
+      } finally {
         await rm(partial, { force: true });
-        throw this.wrap(`downloading ${manifest.stage}/${name}`, error);
       }
     }
+    return { ok: true };
   }
 
-  async upload(manifest: Manifest, dir: string): Promise<boolean> {
+  /** Streams one file to `partial`; returns why its bytes are not the recorded ones, or undefined. */
+  private async fetchFile(key: KeyHash, name: string, file: ArtifactFile, partial: string): Promise<string | undefined> {
+    const out = await this.client.send(new GetObjectCommand({ Bucket: this.location.bucket, Key: this.objectKey(key, 'files', name) }));
+    if (!(out.Body instanceof Readable)) throw new Error('no body');
+    const body = out.Body;
+    const hash = createHash('sha256');
+    let bytes = 0;
+    let tooLong = false;
+    body.on('data', (chunk: Buffer) => {
+      bytes += chunk.length;
+      hash.update(chunk);
+      // Stop at once rather than store an oversized (possibly endless) body.
+      if (bytes > file.bytes && !tooLong) {
+        tooLong = true;
+        body.destroy();
+      }
+    });
+    try {
+      await pipeline(body, createWriteStream(partial));
+    } catch (error) {
+      if (!tooLong) throw error;
+    }
+    if (tooLong) return `is longer than its recorded ${file.bytes} bytes`;
+    if (bytes !== file.bytes) return `has ${bytes} bytes, not its recorded ${file.bytes}`;
+    const digest = hash.digest('hex');
+    if (digest !== file.sha256) return `does not match its recorded sha256 (got ${digest.slice(0, 12)}, expected ${file.sha256.slice(0, 12)})`;
+    return undefined;
+  }
+
+  async upload(manifest: Manifest, dir: string, replacing?: string): Promise<boolean> {
     if (this.readOnly) return false;
-    if (await this.manifest(manifest.key)) return false;
+    const existing = await this.entry(manifest.key);
+    if (existing.status !== 'absent') {
+      // Someone else's entry, good or not, stays unless it is exactly the one we found untrusted.
+      if (replacing === undefined || existing.fingerprint !== replacing) return false;
+      await this.remove(manifest.key);
+    }
     try {
       for (const name of Object.keys(manifest.files)) {
         const path = join(dir, name);
@@ -169,32 +240,40 @@ export class S3Remote implements RemoteCache {
 
   async keys(): Promise<KeyHash[]> {
     const keys = new Set<KeyHash>();
-    let token: string | undefined;
-    const base = this.objectKey('');
+    const base = `${this.objectKey()}/`;
     try {
-      do {
-        const out = await this.client.send(new ListObjectsV2Command({ Bucket: this.location.bucket, Prefix: base, ContinuationToken: token }));
-        for (const o of out.Contents ?? []) {
-          const rest = (o.Key ?? '').slice(base.length);
-          const [name, file] = rest.split('/');
-          const key = parseKeyHash(name);
-          if (key !== undefined && file === 'manifest.json') keys.add(key);
-        }
-        token = out.IsTruncated ? out.NextContinuationToken : undefined;
-      } while (token);
+      for (const objectKey of await this.list(base)) {
+        const [name, file] = objectKey.slice(base.length).split('/');
+        const key = parseKeyHash(name);
+        if (key !== undefined && file === 'manifest.json') keys.add(key);
+      }
     } catch (error) {
       throw this.wrap('listing', error);
     }
     return [...keys].sort();
   }
 
+  private async list(prefix: string): Promise<string[]> {
+    const out: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.location.bucket, Prefix: prefix, ContinuationToken: token }));
+      for (const o of page.Contents ?? []) if (o.Key !== undefined) out.push(o.Key);
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return out;
+  }
+
   async remove(key: KeyHash): Promise<void> {
     if (this.readOnly) throw new RemoteError(`remote ${this.url} is read-only here (--remote-read-only): nothing removed`);
     try {
-      // The manifest first: from then on the entry no longer exists for readers.
-      const manifest = await this.manifest(key);
-      const objects = [{ Key: this.objectKey(key, 'manifest.json') }, ...Object.keys(manifest?.files ?? {}).map((name) => ({ Key: this.objectKey(key, 'files', name) }))];
-      for (const o of objects) await this.client.send(new DeleteObjectCommand({ Bucket: this.location.bucket, Key: o.Key }));
+      // The manifest first: from then on the entry no longer exists for readers. The files are
+      // found by listing the entry's prefix, not from the manifest, whose names may be hostile.
+      const manifestKey = this.objectKey(key, 'manifest.json');
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.location.bucket, Key: manifestKey }));
+      for (const objectKey of await this.list(`${this.objectKey(key)}/`)) {
+        if (objectKey !== manifestKey) await this.client.send(new DeleteObjectCommand({ Bucket: this.location.bucket, Key: objectKey }));
+      }
     } catch (error) {
       throw this.wrap(`removing ${key.slice(0, 12)}`, error);
     }

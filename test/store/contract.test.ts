@@ -2,21 +2,27 @@
  * One contract for every ArtifactStore: the local directory, and a local directory in front of a
  * real S3-compatible server (s3rver on loopback, through the real AWS SDK).
  */
-import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sha256, type KeyHash } from '../../artifacts/hash.js';
-import type { KeyRecord } from '../../artifacts/key.js';
+import { keyHash, type KeyRecord } from '../../artifacts/key.js';
 import { RemoteBackedStore } from '../../artifacts/remote-store.js';
 import { S3Remote } from '../../artifacts/s3-remote.js';
 import { LocalStore, type ArtifactStore, type ManifestDraft } from '../../artifacts/store.js';
 import { startS3, type S3Service } from '../services/s3.js';
 
-const record: KeyRecord = { format: 1, kind: 'test', impl: '1', params: {}, inputs: {}, files: {} };
 let n = 0;
-const newKey = (): KeyHash => sha256(`contract-${process.pid}-${n++}-${Math.random()}`) as KeyHash;
-const draft = (key: KeyHash): ManifestDraft => ({ key, stage: 's', pipeline: 'p', kind: 'test', key_record: record, inputs: {}, metrics: { m: 1 }, started_at: new Date().toISOString(), duration_s: 0, environment: {} });
+// Real keys (the hash of their key record): a remote reader checks that they match.
+const records = new Map<KeyHash, KeyRecord>();
+const newKey = (): KeyHash => {
+  const record: KeyRecord = { format: 1, kind: 'test', impl: '1', params: { id: `contract-${process.pid}-${n++}-${Math.random()}` }, inputs: {}, files: {} };
+  const key = keyHash(record);
+  records.set(key, record);
+  return key;
+};
+const draft = (key: KeyHash): ManifestDraft => ({ key, stage: 's', pipeline: 'p', kind: 'test', key_record: records.get(key)!, inputs: {}, metrics: { m: 1 }, started_at: new Date().toISOString(), duration_s: 0, environment: {} });
 
 async function writeArtifact(store: ArtifactStore, key: KeyHash, text: string): Promise<string> {
   const temp = await store.createTemp(key);
@@ -125,21 +131,54 @@ describe('local stores sharing one S3 remote', () => {
     const consumer = new RemoteBackedStore(await LocalStore.open(join(dir, 'consumer')), new S3Remote(`s3://${s3.bucket}/ro`, true));
     const key = newKey();
     await consumer.commit(await writeArtifact(consumer, key, 'local only'), draft(key));
-    expect(await new S3Remote(`s3://${s3.bucket}/ro`, false).manifest(key)).toBeUndefined();
+    expect(await new S3Remote(`s3://${s3.bucket}/ro`, false).entry(key)).toEqual({ status: 'absent' });
   });
 
-  it('a remote file that does not match its sha256 is refused, and nothing is adopted', async () => {
+  it('a remote file that does not match its sha256 is a miss with a notice, nothing is adopted, and a writer replaces the entry', async () => {
     const writer = new RemoteBackedStore(await LocalStore.open(join(dir, 'writer')), new S3Remote(`s3://${s3.bucket}/poison`, false));
     const key = newKey();
     const manifest = await writer.commit(await writeArtifact(writer, key, 'good'), draft(key));
-    // Overwrite one file behind the manifest's back, as a compromised writer could.
+    // Overwrite one file behind the manifest's back (same length), as a compromised writer could.
     const { S3Client, PutObjectCommand } = await import('@aws-sdk/client-s3');
     const client = new S3Client({ forcePathStyle: true });
     await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: `poison/artifacts/${key}/files/a.txt`, Body: 'evil' }));
-    const reader = new RemoteBackedStore(await LocalStore.open(join(dir, 'reader')), new S3Remote(`s3://${s3.bucket}/poison`, true));
-    await expect(reader.lookup(key)).rejects.toThrow(/a\.txt does not match its recorded sha256/);
+    const notices: string[] = [];
+    const reader = new RemoteBackedStore(await LocalStore.open(join(dir, 'reader')), new S3Remote(`s3://${s3.bucket}/poison`, true), (m) => notices.push(m));
+    expect(await reader.lookup(key)).toEqual({ status: 'absent' });
+    expect(await reader.lookup(key)).toEqual({ status: 'absent' });
+    // Reported once per process, naming the entry and the reason.
+    expect(notices).toHaveLength(1);
+    expect(notices[0]).toContain(key);
+    expect(notices[0]).toMatch(/"a\.txt" does not match its recorded sha256/);
     expect(await reader.keys()).not.toContain(key);
+    expect(await readdir(join(dir, 'reader', 'tmp'))).toEqual([]);
     expect(manifest.files['a.txt']?.sha256).toBe(sha256('good'));
+
+    // A writable store that recomputes the key replaces the bad entry; the next reader gets it.
+    const fixerNotices: string[] = [];
+    const fixer = new RemoteBackedStore(await LocalStore.open(join(dir, 'fixer')), new S3Remote(`s3://${s3.bucket}/poison`, false), (m) => fixerNotices.push(m));
+    expect((await fixer.lookup(key)).status).toBe('absent');
+    await fixer.commit(await writeArtifact(fixer, key, 'good'), draft(key));
+    expect(fixerNotices.at(-1)).toContain(`entry ${key} replaced`);
+    const later = new RemoteBackedStore(await LocalStore.open(join(dir, 'later')), new S3Remote(`s3://${s3.bucket}/poison`, true), (m) => notices.push(m));
+    const found = await later.lookup(key);
+    expect(found).toMatchObject({ status: 'hit', origin: 'remote' });
+    if (found.status === 'hit') expect(await readFile(join(found.dir, 'a.txt'), 'utf8')).toBe('good');
+    expect(notices).toHaveLength(1);
+  });
+
+  it('a writer never replaces an entry it did not find untrusted itself', async () => {
+    const remote = new S3Remote(`s3://${s3.bucket}/keep`, false);
+    const first = new RemoteBackedStore(await LocalStore.open(join(dir, 'keep-1')), remote);
+    const key = newKey();
+    await first.commit(await writeArtifact(first, key, 'first'), draft(key));
+    const found = await remote.entry(key);
+    if (found.status !== 'valid') throw new Error('expected a valid entry');
+    const second = await LocalStore.open(join(dir, 'keep-2'));
+    const manifest = await second.commit(await writeArtifact(second, key, 'second'), draft(key));
+    // A stale fingerprint (not the entry now there) replaces nothing.
+    expect(await remote.upload(manifest, second.artifactDir(key), sha256('some other manifest'))).toBe(false);
+    expect(await remote.entry(key)).toEqual(found);
   });
 
   it('an unreachable endpoint is a clear error naming the URL', async () => {

@@ -6,12 +6,14 @@
 import type { KeyHash } from '../../../artifacts/hash.js';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { collect } from '../../../artifacts/collect.js';
 import { acquireLock } from '../../../artifacts/lock.js';
 import { readRunRecords } from '../../execute/run-records.js';
 import { computeStatus } from '../../execute/status.js';
 import { backendChoice, openStore, planFile, previousRuns, storeRoot, type CommonFlags } from '../context.js';
 import { age, bytes, table } from '../format.js';
 import type { Output } from '../run-logger.js';
+import { EXIT } from '../exit-codes.js';
 import { UsageError } from '../usage-error.js';
 import { parseCount } from '../numbers.js';
 
@@ -33,6 +35,10 @@ function parseHours(value: string | undefined, fallback: number): number {
   const match = /^(\d+(?:\.\d+)?)([hd])$/.exec(value);
   if (!match) throw new UsageError(`--keep-recent takes a duration like 24h or 7d (got "${value}")`);
   return Number(match[1]) * (match[2] === 'd' ? 24 : 1);
+}
+
+function totalSize(artifacts: ReadonlyArray<{ readonly size: number }>): number {
+  return artifacts.reduce((a, d) => a + d.size, 0);
 }
 
 export async function gcCommand(flags: GcFlags, write: Output): Promise<number> {
@@ -72,7 +78,6 @@ export async function gcCommand(flags: GcFlags, write: Output): Promise<number> 
       if (Date.now() - Date.parse(created) < recentHours * 3600_000) continue;
       doomed.push({ key, stage: manifest?.stage ?? '?', pipeline: manifest?.pipeline ?? '?', created, size: await store.sizeOf(key) });
     }
-    const total = doomed.reduce((a, d) => a + d.size, 0);
     write(`kept: artifacts of ${files.length} pipeline file(s) (${files.join(', ') || 'none found'}) and the last ${keepLast} run(s) of each pipeline${inUse ? `, and ${inUse} in use by running pipe processes` : ''}\n`);
     for (const name of undetermined) write(`kept: every artifact of pipeline ${name}: a data file it reads is not present locally, so gc cannot tell which artifacts it uses (pipe run fetches it)\n`);
     if (!doomed.length) {
@@ -81,14 +86,15 @@ export async function gcCommand(flags: GcFlags, write: Output): Promise<number> 
     }
     write(`${table(['artifact', 'stage', 'pipeline', 'size', 'created'], doomed.map((d) => [d.key.slice(0, 12), d.stage, d.pipeline, bytes(d.size), age(d.created)]))}\n`);
     if (!flags.yes) {
-      write(`\nwould delete ${doomed.length} artifacts, ${bytes(total)}. Run again with --yes to delete them.\n`);
+      write(`\nwould delete ${doomed.length} artifacts, ${bytes(totalSize(doomed))}. Run again with --yes to delete them.\n`);
       return 0;
     }
-    // Re-check just before deleting: a run may have started using a key since the listing.
-    const live = new Set((await store.runLeases.live()).flatMap((r) => r.keys ?? []));
-    for (const d of doomed) if (!live.has(d.key)) await store.remove(d.key);
-    write(`\ndeleted ${doomed.length} artifacts, ${bytes(total)}\n`);
-    return 0;
+    // Re-checked just before deleting: a run may have started using a key since the listing.
+    const { deleted, inUse: nowInUse, failed } = await collect(store, doomed);
+    write(`\ndeleted ${deleted.length} artifacts, ${bytes(totalSize(deleted))}\n`);
+    if (nowInUse.length) write(`skipped ${nowInUse.length} now in use by a run that started since the listing: ${nowInUse.map((d) => d.key.slice(0, 12)).join(', ')}\n`);
+    for (const { artifact, message } of failed) write(`could not delete ${artifact.key.slice(0, 12)} (${artifact.stage}): ${message}\n`);
+    return failed.length ? EXIT.failed : EXIT.ok;
   } finally {
     await store.close();
     await lock.release();

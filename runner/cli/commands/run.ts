@@ -77,15 +77,30 @@ export async function runCommand(file: string, flags: RunFlags, write: Output): 
   const claim = await store.runLeases.claim(runId, `pipe run ${file}`, []);
   const runLease = claim.acquired ? claim.lease : undefined;
   const heldLeases = new Set<HeldLease>();
+  const renewKeyLease = async (lease: HeldLease): Promise<void> => {
+    if ((await lease.renew()) !== 'lost' || !heldLeases.delete(lease)) return;
+    // Broken as stale while this process stalled, and taken: the other holder computes it too;
+    // write-once keeps whichever result is committed first.
+    emit({ type: 'notice', message: `${lease.info.purpose}: lost the lease ${lease.path} to another process` });
+  };
+  let runLeaseLost = false;
+  const renewRunLease = async (): Promise<void> => {
+    if (!runLease || (await runLease.renew([...usedKeys])) !== 'lost' || runLeaseLost) return;
+    runLeaseLost = true;
+    emit({ type: 'notice', message: `lost the run lease ${runLease.path} to another process: gc may now delete artifacts this run uses` });
+  };
   const heartbeat = setInterval(() => {
-    void runLease?.renew([...usedKeys]).catch(() => undefined);
-    for (const lease of heldLeases) void lease.renew().catch(() => undefined);
+    void renewRunLease().catch(() => undefined);
+    for (const lease of heldLeases) void renewKeyLease(lease).catch(() => undefined);
+    // Another host's run lease is judged stale only after being watched unchanged for a TTL,
+    // which one-shot commands like gc never do: runs that last that long clear dead ones.
+    void store.runLeases.sweepStale().catch(() => undefined);
   }, LEASE_TTL_MS / 3);
   heartbeat.unref();
   const useKey = (key: KeyHash): void => {
     if (usedKeys.has(key)) return;
     usedKeys.add(key);
-    void runLease?.renew([...usedKeys]).catch(() => undefined);
+    void renewRunLease().catch(() => undefined);
   };
   await store.runLeases.sweepStale();
   const swept = await store.sweepTemp();
