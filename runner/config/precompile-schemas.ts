@@ -48,5 +48,4 @@ export function precompiledModule(): string {
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const file = join(dirname(fileURLToPath(import.meta.url)), 'validators.cjs');
   writeFileSync(file, precompiledModule());
-  console.error(`precompiled schema validators: ${file}`);
 }

@@ -9,6 +9,7 @@
  */
 import { createRequire } from 'node:module';
 import type { Ajv, ErrorObject, Options, ValidateFunction } from 'ajv';
+import type * as AjvModule from 'ajv';
 import { canonicalJson, sha256 } from '../../artifacts/hash.js';
 import type { JsonSchema } from '../../stages/types.js';
 import { loadSchema, PIPE_KEYWORDS } from '../../stages/schema.js';
@@ -21,7 +22,7 @@ export const VALIDATOR_OPTIONS: Options = { allErrors: true, useDefaults: true, 
 /** An ajv instance configured as pipe validates: its keywords and the shared training schema. */
 export function configuredAjv(extra: Options = {}): Ajv {
   // Loaded only when a schema must be compiled here: precompiled validators need none of ajv's compiler.
-  const { Ajv: AjvClass } = require('ajv') as typeof import('ajv');
+  const { Ajv: AjvClass } = require('ajv') as typeof AjvModule;
   const instance = new AjvClass({ ...VALIDATOR_OPTIONS, ...extra });
   for (const keyword of PIPE_KEYWORDS) instance.addKeyword({ ...keyword });
   // The model schemas refer to the shared training params by this relative name (editors resolve it

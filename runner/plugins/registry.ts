@@ -6,7 +6,9 @@
  */
 import { existsSync, realpathSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
-import { Ajv } from 'ajv';
+import { createRequire } from 'node:module';
+import type { Ajv } from 'ajv';
+import type * as AjvModule from 'ajv';
 import { STAGES } from '../../stages/index.js';
 import { MODELS } from '../../stages/models/index.js';
 import type { ModelDefinition } from '../../stages/models/types.js';
@@ -50,7 +52,12 @@ export function trainWith(models: Readonly<Record<string, ModelDefinition>>): St
   return { ...train, variant: { ...train.variant, options } };
 }
 
-const ajv = new Ajv({ strict: false, allErrors: true });
+let ajv: Ajv | undefined;
+/** ajv for checking that plugins' schemas compile: loaded only for pipelines that have plugins. */
+function pluginSchemaAjv(): Ajv {
+  const { Ajv: AjvClass } = createRequire(import.meta.url)('ajv') as typeof AjvModule;
+  return (ajv ??= new AjvClass({ strict: false, allErrors: true }));
+}
 const STAGE_FIELDS = ['kind', 'version', 'description', 'inputs', 'schema', 'run'] as const;
 const MODEL_FIELDS = ['name', 'version', 'description', 'input', 'schema', 'fit', 'load'] as const;
 const NAME = /^[a-z][a-z0-9_-]*$/;
@@ -76,7 +83,7 @@ function shapeProblem(value: Record<string, unknown>, type: 'stage' | 'model'): 
     if (value['input'] !== 'image' && value['input'] !== 'flat') return `input must be "image" or "flat" (got ${JSON.stringify(value['input'])})`;
   }
   try {
-    ajv.compile(value['schema'] as object);
+    pluginSchemaAjv().compile(value['schema'] as object);
   } catch (error) {
     return `schema does not compile: ${(error as Error).message}`;
   }

@@ -13,10 +13,6 @@ export class QueueUnavailableError extends UserError {
   readonly reason = 'queue-unavailable';
 }
 
-export function queueUrl(given: string | undefined, fromPipeline?: string): string | undefined {
-  return given ?? process.env['PIPE_QUEUE'] ?? fromPipeline;
-}
-
 function validate(url: string): void {
   let parsed: URL;
   try {

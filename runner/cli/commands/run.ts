@@ -7,8 +7,6 @@ import type { RunEvent } from '../../execute/events.js';
 import { execute } from '../../execute/executor.js';
 import { workerLauncher } from '../../execute/launcher.js';
 import { localRunner, withPipelineWork } from '../../execute/stage-runner.js';
-import { checkRedis, queueUrl } from '../../queue/connection.js';
-import { queueRunner } from '../../queue/queue-runner.js';
 import { newRunId, writeRunRecord } from '../../execute/run-records.js';
 import { publishOutputs } from '../../execute/publish.js';
 import { selectTargets } from '../../plan/plan.js';
@@ -53,9 +51,11 @@ export function parseJobs(value: string | undefined, queued = false): number {
 export async function runCommand(file: string, flags: RunFlags, write: Output): Promise<number> {
   parseJobs(flags.jobs); // before planning: a usage error costs nothing to find
   const planned = await planFile(file, flags);
-  const queue = queueUrl(flags.queue, planned.pipeline.queue);
+  const queue = flags.queue ?? process.env['PIPE_QUEUE'] ?? planned.pipeline.queue;
+  // BullMQ and ioredis load only for a queued run: a local run (most runs) never pays for them.
+  const queueing = queue === undefined ? undefined : { url: queue, connection: await import('../../queue/connection.js'), runner: await import('../../queue/queue-runner.js') };
   const jobs = parseJobs(flags.jobs, queue !== undefined);
-  if (queue) await checkRedis(queue);
+  if (queueing) await queueing.connection.checkRedis(queueing.url);
   const backend = backendChoice(flags, planned);
   let selection: Set<string> | undefined;
   if (flags.stage?.length) {
@@ -104,7 +104,7 @@ export async function runCommand(file: string, flags: RunFlags, write: Output): 
   };
   await store.runLeases.sweepStale();
   const swept = await store.sweepTemp();
-  const queued = queue ? await queueRunner(queue, store) : undefined;
+  const queued = queueing ? await queueing.runner.queueRunner(queueing.url, store) : undefined;
   if (queue) emit({ type: 'notice', message: `stages run on the workers of ${queue}` });
   if (swept) emit({ type: 'notice', message: `removed ${swept} unfinished artifact(s) left by an interrupted run` });
 
