@@ -242,6 +242,89 @@ stages:
     expect(byStatus(rig.events(second), 'stage-done')).toEqual(['evaluate', 'train']);
   });
 
+  it('a plugin network runs through train, evaluate, explain, robustness and ensemble, and its code joins each of their keys', async () => {
+    // A user's own small convolutional network on TensorFlow.js, saved in the standard layers format
+    // (model/model.json + weights.bin), so explain's Grad-CAM can open it like a built-in cnn.
+    const net = (comment: string): string => `import * as tf from '@tensorflow/tfjs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+// ${comment}
+const files = (dir: string) => ({
+  async save(a: tf.io.ModelArtifacts) {
+    const weights = tf.io.CompositeArrayBuffer.join(a.weightData ?? new ArrayBuffer(0));
+    writeFileSync(join(dir, 'weights.bin'), new Uint8Array(weights));
+    writeFileSync(join(dir, 'model.json'), JSON.stringify({ modelTopology: a.modelTopology, format: 'layers-model', weightsManifest: [{ paths: ['./weights.bin'], weights: a.weightSpecs ?? [] }] }));
+    return { modelArtifactsInfo: { dateSaved: new Date(0), modelTopologyType: 'JSON' as const } };
+  },
+  async load() {
+    const json = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8'));
+    const bytes = readFileSync(join(dir, 'weights.bin'));
+    return { modelTopology: json.modelTopology, weightSpecs: json.weightsManifest[0].weights, weightData: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) };
+  },
+});
+const wrap = (model: tf.LayersModel) => ({
+  backend: tf.getBackend(),
+  async predictProba(x: Float32Array, shape: readonly number[]) {
+    const input = tf.tensor(x, [...shape]);
+    const out = model.predict(input) as tf.Tensor;
+    const data = (await out.data()) as Float32Array;
+    tf.dispose([input, out]);
+    return data;
+  },
+  async save(dir: string) { await model.save(files(dir)); },
+});
+export const tinynet = {
+  name: 'tinynet', version: 1, input: 'image', description: 'one conv layer and a softmax', schema: { type: 'object', properties: {} },
+  async fit(train: { x: Float32Array; shape: number[]; y: Uint8Array; numClasses: number }) {
+    tf.setRandom?.(0);
+    const model = tf.sequential({ layers: [
+      tf.layers.conv2d({ inputShape: [28, 28, 1], filters: 4, kernelSize: 3, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) }),
+      tf.layers.flatten(),
+      tf.layers.dense({ units: train.numClasses, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) }),
+    ] });
+    model.compile({ optimizer: tf.train.sgd(0.1), loss: 'sparseCategoricalCrossentropy' });
+    const x = tf.tensor(train.x, train.shape);
+    const y = tf.tensor(Array.from(train.y), [train.y.length], 'float32');
+    await model.fit(x, y, { epochs: 1, batchSize: 32, shuffle: false, verbose: 0 });
+    tf.dispose([x, y]);
+    return wrap(model);
+  },
+  async load(dir: string) { return wrap(await tf.loadLayersModel(files(dir))); },
+};
+`;
+    await rig.write('plugins/tinynet.ts', net('v1'));
+    await rig.write(
+      'net.yaml',
+      `plugins: [./plugins/tinynet.ts]
+stages:
+  load: { kind: load, params: { train_limit: 200, test_limit: 40 } }
+  normalize: { kind: normalize, inputs: { data: load } }
+  reshape: { kind: reshape, inputs: { data: normalize } }
+  split: { kind: split, inputs: { data: reshape } }
+  train: { kind: train, inputs: { data: split }, params: { model: tinynet } }
+  other: { kind: train, inputs: { data: split }, params: { model: tinynet, seed: 3 } }
+  evaluate: { kind: evaluate, inputs: { model: train, data: split } }
+  explain: { kind: explain, inputs: { model: train, data: split, evaluation: evaluate }, params: { per_class: { correct: 1, wrong: 0 }, class_mean_samples: 2 } }
+  robustness: { kind: robustness, inputs: { model: train, data: split }, params: { photos: 2, examples: 1 } }
+  ensemble: { kind: ensemble, inputs: { models: [train, other], data: split }, params: { weighting: mean } }
+`,
+    );
+    const first = await rig.pipe(['run', 'net.yaml', '--json']);
+    expect(first.code, first.stderr + first.stdout.slice(-2000)).toBe(0);
+    const done = byStatus(rig.events(first), 'stage-done');
+    for (const stage of ['train', 'evaluate', 'explain', 'robustness', 'ensemble']) expect(done).toContain(stage);
+    const explained = rig.events(first).find((e) => e.type === 'stage-done' && e.stage === 'explain') as unknown as { key: string };
+    const files = await readdir(join(rig.dir, '.pipe', 'artifacts', explained.key.slice(0, 2), explained.key), { recursive: true });
+    expect(files.filter((f) => f.endsWith('.png')), files.join(', ')).not.toHaveLength(0);
+    // Every stage that runs the network's code keys it (a retrained model may come out byte-identical).
+    for (const stage of ['train', 'evaluate', 'explain', 'robustness', 'ensemble']) {
+      const shown = JSON.parse((await rig.pipe(['show', `net.yaml:${stage}`, '--json'])).stdout) as { key_record: { code?: Record<string, string> } };
+      expect(Object.keys(shown.key_record.code ?? {}), stage).toContain('plugins/tinynet.ts');
+    }
+    await rig.write('plugins/tinynet.ts', net('v2: new code'));
+    expect(await status('net.yaml')).toMatchObject({ split: 'fresh', train: 'code-changed plugins/tinynet.ts', evaluate: 'upstream-stale train', robustness: 'upstream-stale train' });
+  });
+
   it('every plugin or exec problem is a located error without a stack trace', async () => {
     const outside = join(tmpdir(), `pipe-outside-${process.pid}.ts`);
     await writeFile(outside, 'export const s = {};\n');
