@@ -50,7 +50,10 @@ export function admitJob(work: StageWork, policy: WorkerPolicy): StageWork {
   const workDir = work.workDir ?? policy.repo;
   if (!inside(policy.repo, workDir)) throw new JobRefusedError('workDir', `${workDir} is not inside this worker's --repo ${policy.repo}`);
   checkCode(work, policy.repo);
-  return { ...work, workDir };
+  // Where the planning machine found its data files is not in the key record, only their hashes:
+  // a worker locates its own copies and checks them against those (external-files.ts), so a job
+  // cannot point a stage at any other file on this machine.
+  return { ...work, workDir, external: { files: {} } };
 }
 
 /** The users' code the key names (plugin closures, exec deps) must be these bytes in this checkout. */

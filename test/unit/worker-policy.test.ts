@@ -66,6 +66,11 @@ describe('admitJob', () => {
     expect(admitJob(job(repo, { kind: 'normalize' }), { repo, allowExec: false, allowPlugins: false }).workDir).toBe(repo);
   });
 
+  it("drops the planner's data file paths: the worker locates its own and checks their hashes", () => {
+    const admitted = admitJob(job(repo, { kind: 'load', external: { files: { train_images: '/etc/passwd' }, source: 'planner' } }), open());
+    expect(admitted.external).toEqual({ files: {} });
+  });
+
   it('refuses plugins and folders outside --repo, also through a link', () => {
     expect(refused(job(repo, { kind: 'normalize', plugins: [join(outside, 'evil.ts')] }), open()).field).toBe('plugins');
     expect(refused(job(repo, { kind: 'normalize', plugins: [join(repo, 'escape', 'evil.ts')] }), open()).field).toBe('plugins');
