@@ -28,13 +28,18 @@ export interface RegistryView {
   readonly modules: readonly string[];
 }
 
-/** The nearest folder above the pipeline file holding `.git`; else the pipeline file's folder. */
-export function repoRootOf(pipelineFile: string): string {
-  const start = dirname(realpathSync(resolve(pipelineFile)));
-  for (let dir = start; ; dir = dirname(dir)) {
-    if (existsSync(join(dir, '.git'))) return dir;
-    if (dirname(dir) === dir) return start;
+/** The nearest folder at or above `dir` (links resolved) holding `.git`; else `dir` itself. */
+export function repositoryAround(dir: string): string {
+  const start = realpathSync(resolve(dir));
+  for (let at = start; ; at = dirname(at)) {
+    if (existsSync(join(at, '.git'))) return at;
+    if (dirname(at) === at) return start;
   }
+}
+
+/** The repository a pipeline file's code paths are relative to (also a worker's default --repo). */
+export function repoRootOf(pipelineFile: string): string {
+  return repositoryAround(dirname(realpathSync(resolve(pipelineFile))));
 }
 
 /** The `plugins:` entries as written (non-strings are left to the pipeline schema check). */

@@ -12,7 +12,8 @@ import type { Output } from '../run-logger.js';
 import { UsageError } from '../usage-error.js';
 import { parseCount } from '../numbers.js';
 import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { resolve } from 'node:path';
+import { repositoryAround } from '../../plugins/registry.js';
 
 export interface WorkerFlags extends CommonFlags {
   readonly queue?: string;
@@ -39,21 +40,13 @@ function requireQueue(flags: WorkerFlags, verb: string): string {
   return url;
 }
 
-/** The git repository around `dir` (where the planner's code paths are relative to), else `dir`. */
-function repositoryAround(dir: string): string {
-  for (let at = resolve(dir); ; at = dirname(at)) {
-    if (existsSync(join(at, '.git'))) return at;
-    if (dirname(at) === at) return resolve(dir);
-  }
-}
-
 export async function workerCommand(flags: WorkerFlags, write: Output): Promise<number> {
   const url = requireQueue(flags, 'worker');
   const slots = flags.slots === undefined ? 1 : parseCount(flags.slots, '--slots', 1);
   const lockEnv = process.env['PIPE_WORKER_LOCK_MS'];
   const lockMs = lockEnv === undefined ? 30_000 : parseCount(lockEnv, '$PIPE_WORKER_LOCK_MS', 1);
+  if (flags.repo !== undefined && !existsSync(flags.repo)) throw new UsageError(`--repo ${flags.repo} does not exist`);
   const repo = flags.repo === undefined ? repositoryAround(process.cwd()) : resolve(flags.repo);
-  if (!existsSync(repo)) throw new UsageError(`--repo ${flags.repo ?? repo} does not exist`);
   const policy = { repo, allowExec: flags.allowExec === true, allowPlugins: flags.allowPlugins === true };
   await checkRedis(url);
   const root = storeRoot(flags);
