@@ -51,16 +51,25 @@ function precompiledValidators(): Readonly<Record<string, ValidateFunction>> {
 }
 
 let ajv: Ajv | undefined;
-// By content, not identity: train builds its variant schema afresh for every stage (resolve.ts schemaFor).
+// By content: train builds its variant schema afresh for every stage (resolve.ts schemaFor). By
+// identity first, so a schema object seen before is not hashed again (a sweep checks one per variant).
 const compiled = new Map<string, ValidateFunction>();
+const seen = new WeakMap<JsonSchema, ValidateFunction>();
 
-function validatorFor(schema: JsonSchema): ValidateFunction {
+/**
+ * The validator of `schema`: precompiled, or compiled here once per content. Throws ajv's error
+ * when the schema itself does not compile (plugins' schemas are checked this way when they load).
+ */
+export function validatorFor(schema: JsonSchema): ValidateFunction {
+  const known = seen.get(schema);
+  if (known) return known;
   const name = validatorName(schema);
   let validate = compiled.get(name);
   if (!validate) {
     validate = precompiledValidators()[name] ?? (ajv ??= configuredAjv()).compile(schema);
     compiled.set(name, validate);
   }
+  seen.set(schema, validate);
   return validate;
 }
 

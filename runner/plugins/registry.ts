@@ -6,14 +6,12 @@
  */
 import { existsSync, realpathSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
-import { createRequire } from 'node:module';
-import type { Ajv } from 'ajv';
-import type * as AjvModule from 'ajv';
 import { STAGES } from '../../stages/index.js';
 import { MODELS } from '../../stages/models/index.js';
 import type { ModelDefinition } from '../../stages/models/types.js';
-import type { StageDefinition } from '../../stages/types.js';
+import type { JsonSchema, StageDefinition } from '../../stages/types.js';
 import { PipelineInvalidError, type Diagnostic, type Location } from '../diagnostics.js';
+import { validatorFor } from '../config/schema-check.js';
 import type { ParsedSource } from '../config/source.js';
 import { collectDefinitions, importPlugin } from './import.js';
 import { errorMessage } from '../../stages/errors.js';
@@ -57,12 +55,6 @@ export function trainWith(models: Readonly<Record<string, ModelDefinition>>): St
   return { ...train, variant: { ...train.variant, options } };
 }
 
-let ajv: Ajv | undefined;
-/** ajv for checking that plugins' schemas compile: loaded only for pipelines that have plugins. */
-function pluginSchemaAjv(): Ajv {
-  const { Ajv: AjvClass } = createRequire(import.meta.url)('ajv') as typeof AjvModule;
-  return (ajv ??= new AjvClass({ strict: false, allErrors: true }));
-}
 const STAGE_FIELDS = ['kind', 'version', 'description', 'inputs', 'schema', 'run'] as const;
 const MODEL_FIELDS = ['name', 'version', 'description', 'input', 'schema', 'fit', 'load'] as const;
 const NAME = /^[a-z][a-z0-9_-]*$/;
@@ -88,7 +80,8 @@ function shapeProblem(value: Record<string, unknown>, type: 'stage' | 'model'): 
     if (value['input'] !== 'image' && value['input'] !== 'flat') return `input must be "image" or "flat" (got ${JSON.stringify(value['input'])})`;
   }
   try {
-    pluginSchemaAjv().compile(value['schema'] as object);
+    // Compiled as the planner will validate params with it (and kept for that).
+    validatorFor(value['schema'] as JsonSchema);
   } catch (error) {
     return `schema does not compile: ${(error as Error).message}`;
   }
