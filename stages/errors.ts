@@ -37,23 +37,6 @@ export type ErrorReason =
   /** An exec stage's command exited non-zero or was killed: the user's script failed, not pipe. */
   | 'exec-failed';
 
-export const ERROR_REASONS: readonly ErrorReason[] = [
-  'pipeline-invalid',
-  'usage',
-  'stage-input',
-  'backend-unavailable',
-  'model-files',
-  'npy-format',
-  'store-busy',
-  'interrupted',
-  'remote-unavailable',
-  'queue-unavailable',
-  'worker-lost',
-  'store-mismatch',
-  'job-refused',
-  'exec-failed',
-];
-
 /**
  * What a queue worker does when a stage fails for this reason: `retry` hands the job to another
  * worker (the cause may be this machine or this moment), `final` fails it at once, since the same
@@ -76,6 +59,9 @@ export const ON_WORKER_FAILURE: Readonly<Record<ErrorReason | 'internal', 'retry
   'job-refused': 'final',
   'exec-failed': 'final',
 };
+
+/** Every user-facing reason, from the Record above, which the compiler keeps complete. */
+export const ERROR_REASONS: readonly ErrorReason[] = Object.keys(ON_WORKER_FAILURE).filter((reason): reason is ErrorReason => reason !== 'internal');
 
 export abstract class UserError extends Error {
   abstract readonly reason: ErrorReason;
