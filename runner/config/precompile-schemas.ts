@@ -40,7 +40,8 @@ export function precompiledModule(): string {
     ajv.addSchema(schema, name);
     exports[name] = name;
   }
-  // ajv ships this module as CommonJS with `exports.default`: under Node ESM the default import is the exports object.
+  // A CommonJS module whose exports are the function, with `.default` pointing at it; TypeScript
+  // types the default import as the module object, so the call goes through `.default`.
   return standalone.default(ajv, exports);
 }
 

@@ -3,7 +3,7 @@
  * params, validates them against the kind's (and variant's) schema with defaults filled in, and
  * resolves input references to stage names. All problems are collected, each with a location.
  */
-import type { JsonSchema, JsonValue, Params, StageDefinition } from '../../stages/types.js';
+import type { JsonSchema, JsonValue, Params, StageDefinition, StageVariant } from '../../stages/types.js';
 import { didYouMean, type Diagnostic, type Location } from '../diagnostics.js';
 import { canonicalJson } from '../../artifacts/hash.js';
 import { KEY_OMIT_AT_DEFAULT } from '../../stages/schema.js';
@@ -78,10 +78,9 @@ function resolveParams(
   for (const key of Object.keys(kindDefaults)) provenance[key] = { source: 'defaults', path: ['defaults', stage.kind, key] };
   Object.assign(provenance, stage.provenance);
 
-  const variant = definition.variant;
   const chosen = schemaFor(definition, merged);
-  if ('unknownChoice' in chosen && variant) {
-    const choice = merged[variant.param];
+  if ('unknown' in chosen) {
+    const { variant, choice } = chosen.unknown;
     const options = Object.keys(variant.options);
     const choiceText = typeof choice === 'string' ? choice : JSON.stringify(choice);
     diagnostics.push({
@@ -92,7 +91,6 @@ function resolveParams(
     });
     return undefined;
   }
-  if (!('schema' in chosen)) return undefined;
   const { schema, impl } = chosen;
   const { value, problems } = checkSchema(schema, merged);
   for (const problem of problems) {
@@ -113,13 +111,16 @@ function resolveParams(
  * The planner and the stage thread (runner/execute/work-check.ts) both ask here, so a job is
  * checked by the same rule it was planned by.
  */
-export function schemaFor(definition: StageDefinition, params: Params): { schema: JsonSchema; impl: string } | { unknownChoice: JsonValue | undefined } {
+export function schemaFor(
+  definition: StageDefinition,
+  params: Params,
+): { schema: JsonSchema; impl: string } | { unknown: { readonly variant: StageVariant; readonly choice: JsonValue | undefined } } {
   const impl = `${definition.kind}@${definition.version}`;
   const variant = definition.variant;
   if (!variant) return { schema: definition.schema, impl };
   const choice = params[variant.param];
   const option = typeof choice === 'string' ? variant.options[choice] : undefined;
-  if (!option || typeof choice !== 'string') return { unknownChoice: choice };
+  if (!option || typeof choice !== 'string') return { unknown: { variant, choice } };
   // The option's schema plus the selector key itself.
   const properties = { ...((option.schema['properties'] as object | undefined) ?? {}), [variant.param]: { const: choice } };
   return { schema: { ...option.schema, properties }, impl: `${impl}+${choice}@${option.version}` };

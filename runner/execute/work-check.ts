@@ -72,7 +72,7 @@ export function deriveWork(definition: StageDefinition, claimed: ClaimedWork): D
 
   const { [BACKEND_PARAM]: recordBackend, ...keyParams } = record.params;
   const chosen = schemaFor(definition, keyParams);
-  if (!('schema' in chosen)) throw new JobRefusedError(`params.${definition.variant?.param ?? 'kind'}`, `unknown choice ${show(chosen.unknownChoice)}`);
+  if ('unknown' in chosen) throw new JobRefusedError(`params.${chosen.unknown.variant.param}`, `unknown choice ${show(chosen.unknown.choice)}`);
   if (chosen.impl !== record.impl) {
     throw new JobRefusedError('impl', `this process runs ${chosen.impl}, the key was made for ${record.impl} (give every machine the same pipe version)`);
   }
