@@ -13,14 +13,26 @@ export class QueueUnavailableError extends UserError {
   readonly reason = 'queue-unavailable';
 }
 
+/** A Redis URL for printing: its password (`rediss://:secret@host`) replaced by ***, else as given. */
+export function withoutPassword(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (!parsed.password) return url;
+    parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return url;
+  }
+}
+
 function validate(url: string): void {
   let parsed: URL;
   try {
     parsed = new URL(url);
   } catch {
-    throw new QueueUnavailableError(`--queue "${url}" is not a URL: use redis://HOST:PORT (or rediss:// for TLS)`);
+    throw new QueueUnavailableError(`--queue "${withoutPassword(url)}" is not a URL: use redis://HOST:PORT (or rediss:// for TLS)`);
   }
-  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') throw new QueueUnavailableError(`--queue "${url}" is not a Redis URL: use redis://HOST:PORT (or rediss:// for TLS)`);
+  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') throw new QueueUnavailableError(`--queue "${withoutPassword(url)}" is not a Redis URL: use redis://HOST:PORT (or rediss:// for TLS)`);
 }
 
 /** Pings the server once; throws QueueUnavailableError naming the URL when it cannot. */
@@ -33,7 +45,7 @@ export async function checkRedis(url: string, timeoutMs = 3000): Promise<void> {
     await probe.ping();
   } catch (error) {
     const detail = errorMessage(error);
-    throw new QueueUnavailableError(`cannot reach Redis at ${url} (${detail}). Start redis-server there, or check --queue / PIPE_QUEUE.`);
+    throw new QueueUnavailableError(`cannot reach Redis at ${withoutPassword(url)} (${detail}). Start redis-server there, or check --queue / PIPE_QUEUE.`);
   } finally {
     probe.disconnect();
   }

@@ -67,6 +67,9 @@ describe('exec stages on a worker that holds secrets', () => {
     expect(run.code, run.stderr + run.stdout).toBe(0);
     const done = rig.events(run).find((e) => e.type === 'stage-done' && e['stage'] === 'dump');
     expect(typeof done?.['worker'], 'the stage ran on the worker').toBe('string');
+    // Neither the run's notices nor the worker's log print the queue's password.
+    expect(run.stdout).toContain('stages run on the workers of redis://:***@');
+    expect(run.stdout + run.stderr + workerOut).not.toContain(password);
     const key = String(done?.['key']);
     const dumped = await readFile(join(rig.dir, 'shared', 'artifacts', key.slice(0, 2), key, 'env.txt'), 'utf8');
     const names = dumped.split('\n').map((line) => line.split('=')[0] ?? '');

@@ -105,7 +105,7 @@ export async function runCommand(file: string, flags: RunFlags, write: Output): 
   await store.runLeases.sweepStale();
   const swept = await store.sweepTemp();
   const queued = queueing ? await queueing.runner.queueRunner(queueing.url, store) : undefined;
-  if (queue) emit({ type: 'notice', message: `stages run on the workers of ${queue}` });
+  if (queueing) emit({ type: 'notice', message: `stages run on the workers of ${queueing.connection.withoutPassword(queueing.url)}` });
   if (swept) emit({ type: 'notice', message: `removed ${swept} unfinished artifact(s) left by an interrupted run` });
 
   const controller = new AbortController();

@@ -3,7 +3,7 @@
  * handing running jobs back). `pipe workers --queue …`: the live workers and what each is running.
  */
 import { Queue } from 'bullmq';
-import { checkRedis, bullConnection, QUEUE_NAME } from '../../queue/connection.js';
+import { checkRedis, bullConnection, QUEUE_NAME, withoutPassword } from '../../queue/connection.js';
 import type { StageJobData, StageJobResult } from '../../queue/protocol.js';
 import { startWorker } from '../../queue/worker.js';
 import { openRunStore, storeRoot, type CommonFlags } from '../context.js';
@@ -21,17 +21,6 @@ export interface WorkerFlags extends CommonFlags {
   readonly repo?: string;
   readonly allowExec?: boolean;
   readonly allowPlugins?: boolean;
-}
-
-/** A Redis URL without its password, for printing. */
-function redacted(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return url;
-  }
 }
 
 function requireQueue(flags: WorkerFlags, verb: string): string {
@@ -68,7 +57,7 @@ export async function workerCommand(flags: WorkerFlags, write: Output): Promise<
     },
   });
   const allowed = [policy.allowExec ? 'exec' : '', policy.allowPlugins ? 'plugins' : ''].filter(Boolean).join(' and ') || 'built-in stages only';
-  write(`pipe worker ${worker.id}: ${slots} slot(s), queue ${redacted(url)}, store ${root}${flags.remote ? `, remote ${flags.remote}` : ''}, repo ${repo} (${allowed})\n`);
+  write(`pipe worker ${worker.id}: ${slots} slot(s), queue ${withoutPassword(url)}, store ${root}${flags.remote ? `, remote ${flags.remote}` : ''}, repo ${repo} (${allowed})\n`);
   await new Promise<void>((resolve) => {
     const stop = (): void => resolve();
     process.once('SIGINT', stop);
@@ -96,7 +85,7 @@ export async function workersCommand(flags: WorkerFlags & { json?: boolean }, wr
     }
     const waiting = await queue.getWaitingCount();
     if (flags.json) {
-      write(`${JSON.stringify({ queue: url, waiting, workers: names.map((name) => ({ worker: name, running: running.get(name) ?? [] })) }, null, 2)}\n`);
+      write(`${JSON.stringify({ queue: withoutPassword(url), waiting, workers: names.map((name) => ({ worker: name, running: running.get(name) ?? [] })) }, null, 2)}\n`);
     } else {
       write(`${table(['worker', 'running'], names.map((name) => [name, (running.get(name) ?? []).join(', ') || 'idle']))}\n\n${names.length} worker(s), ${active.length} job(s) running, ${waiting} waiting\n`);
     }
