@@ -84,6 +84,11 @@ export class ModelFilesError extends UserError {
   }
 }
 
+/** The `never` guard that ends an exhaustive switch: a new case fails to compile until it is handled. */
+export function assertNever(value: never): never {
+  throw new Error(`internal error: unhandled ${JSON.stringify(value)}`);
+}
+
 /** The message of anything thrown (an Error's message, or the value itself as text), for one-line reports. */
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);

@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import { accessSync, constants, existsSync, readdirSync, statSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { delimiter, isAbsolute, join, resolve, sep } from 'node:path';
-import { UserError } from './errors.js';
+import { assertNever, UserError } from './errors.js';
 import { loadSchema } from './schema.js';
 import { StageInputError, type JsonValue, type Params, type StageDefinition } from './types.js';
 
@@ -76,10 +76,6 @@ export function shellQuote(value: string, quoting: ShellQuoting = 'none'): strin
     default:
       return assertNever(quoting);
   }
-}
-
-function assertNever(value: never): never {
-  throw new Error(`exec: unhandled ${JSON.stringify(value)}`);
 }
 
 /**

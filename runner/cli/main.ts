@@ -5,8 +5,7 @@
  */
 import { CommanderError, type Command } from 'commander';
 import { closest, didYouMean, formatDiagnostic, PipelineInvalidError } from '../diagnostics.js';
-import { UserError } from '../../stages/errors.js';
-import { assertNever } from '../execute/events.js';
+import { assertNever, UserError } from '../../stages/errors.js';
 import { EXIT } from './exit-codes.js';
 import { longFlags, verbsOf } from './completion.js';
 import { buildProgram } from './program.js';

@@ -3,7 +3,8 @@
  * for running stages. Plain (CI, pipes): the same lines, progress at most every 10%. JSON: NDJSON.
  */
 import { formatReason } from '../../artifacts/key.js';
-import { assertNever, type RunEvent, type StageSummary } from '../execute/events.js';
+import { assertNever } from '../../stages/errors.js';
+import type { RunEvent, StageSummary } from '../execute/events.js';
 import { bar, seconds, table } from './format.js';
 
 export type Output = (text: string) => void;

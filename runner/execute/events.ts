@@ -52,6 +52,3 @@ export type RunEvent =
   | { readonly type: 'notice'; readonly message: string }
   | { readonly type: 'run-end'; readonly seconds: number; readonly stages: readonly StageSummary[]; readonly interrupted: boolean };
 
-export function assertNever(value: never): never {
-  throw new Error(`internal error: unhandled ${JSON.stringify(value)}`);
-}
