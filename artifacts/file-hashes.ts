@@ -2,7 +2,8 @@
  * Memoised file hashing keyed by (path, size, mtime, inode), so no-op runs never re-read big files.
  * A changed file changes its mtime or size and is re-hashed; an untouched one costs one stat.
  */
-import { readFile, rename, stat, writeFile, mkdir } from 'node:fs/promises';
+import { readFile, stat, mkdir } from 'node:fs/promises';
+import { writeFileAtomic } from './atomic-write.js';
 import { dirname } from 'node:path';
 import { sha256File } from './hash.js';
 
@@ -65,9 +66,7 @@ export class FileHashMemo {
   async save(): Promise<void> {
     if (!this.dirty) return;
     await mkdir(dirname(this.file), { recursive: true });
-    const tmp = `${this.file}.${process.pid}.tmp`;
-    await writeFile(tmp, JSON.stringify(Object.fromEntries(this.entries)));
-    await rename(tmp, this.file);
+    await writeFileAtomic(this.file, JSON.stringify(Object.fromEntries(this.entries)));
     this.dirty = false;
   }
 }

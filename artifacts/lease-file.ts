@@ -1,12 +1,11 @@
 /**
  * A lease file on disk: its content, and the two atomic ways it is written. Every write goes to a
- * temp file of its own (pid, a counter and random bytes in the name) and is then linked (create)
- * or renamed (rewrite) into place, so a reader sees a whole lease or none, never a torn one, and
- * two writes never share a temp file. Temp names start with '.', which lease listings skip.
+ * temp file of its own (atomic-write.ts) and is then linked (create) or renamed (rewrite) into
+ * place, so a reader sees a whole lease or none, never a torn one, and two writes never share a
+ * temp file. Temp names start with '.', which lease listings skip.
  */
-import { randomBytes } from 'node:crypto';
-import { link, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { link, readFile, rm, writeFile } from 'node:fs/promises';
+import { tempPath, writeFileAtomic } from './atomic-write.js';
 import { parseKeyHash, type KeyHash } from './hash.js';
 
 /** How long a holder may go without renewing before others break its lease; holders renew every third of it. */
@@ -38,13 +37,6 @@ export interface LeaseFile {
   readonly info: LeaseInfo;
 }
 
-let counter = 0;
-
-/** A temp file name next to `path` that no other write, in this process or any other, uses. */
-export function tempPath(path: string, tag: string): string {
-  return join(dirname(path), `.${basename(path)}.${tag}.${process.pid}.${counter++}.${randomBytes(6).toString('hex')}`);
-}
-
 /** Creates `path` with `info` only if absent; false when it exists. */
 export async function createLeaseFile(path: string, info: LeaseInfo): Promise<boolean> {
   const tmp = tempPath(path, 'new');
@@ -62,13 +54,7 @@ export async function createLeaseFile(path: string, info: LeaseInfo): Promise<bo
 
 /** Replaces `path` with `info` in one rename: readers see the old lease or the new one. */
 export async function rewriteLeaseFile(path: string, info: LeaseInfo): Promise<void> {
-  const tmp = tempPath(path, 'renew');
-  try {
-    await writeFile(tmp, JSON.stringify(info));
-    await rename(tmp, path);
-  } finally {
-    await rm(tmp, { force: true });
-  }
+  await writeFileAtomic(path, JSON.stringify(info), 'renew');
 }
 
 export async function readLeaseFile(path: string): Promise<LeaseFile | undefined> {

@@ -21,7 +21,8 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { KeyHash } from './hash.js';
 import { Holding, type HeldLease } from './held-lease.js';
-import { createLeaseFile, LEASE_TTL_MS, readLeaseFile, tempPath, type LeaseFile, type LeaseInfo } from './lease-file.js';
+import { tempPath } from './atomic-write.js';
+import { createLeaseFile, LEASE_TTL_MS, readLeaseFile, type LeaseFile, type LeaseInfo } from './lease-file.js';
 import { LeaseWatch, type MonotonicClock } from './lease-watch.js';
 
 export { LEASE_TTL_MS, readLease, type LeaseInfo } from './lease-file.js';

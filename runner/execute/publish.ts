@@ -4,7 +4,8 @@
  * bytes do not depend on how fast the machine was: see stages/report/timings.ts).
  */
 import type { KeyHash } from '../../artifacts/hash.js';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
+import { writeFileAtomic } from '../../artifacts/atomic-write.js';
 import { fillTimings, timingMetrics, type TimingTable } from '../../stages/report/timings.js';
 import { join, resolve } from 'node:path';
 import type { Plan } from '../config/types.js';
@@ -24,8 +25,7 @@ export async function publishOutputs(plan: Plan, summaries: readonly StageSummar
     const target = resolve(join(spec.dir, `${base}${spec.ext}`));
     await mkdir(resolve(spec.dir), { recursive: true });
     const bytes = await readFile(join(artifactDir(summary.key), spec.file));
-    await writeFile(`${target}.tmp`, spec.ext === '.html' ? fillTimings(bytes.toString('utf8'), timings) : bytes);
-    await rename(`${target}.tmp`, target);
+    await writeFileAtomic(target, spec.ext === '.html' ? fillTimings(bytes.toString('utf8'), timings) : bytes);
     published.push(target);
   }
   return published;

@@ -4,7 +4,8 @@
  * `pipe status` reasons, `pipe compare` and gc roots.
  */
 import { parseContentHash, parseKeyHash, type ContentHash, type KeyHash } from '../../artifacts/hash.js';
-import { readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
+import { writeFileAtomic } from '../../artifacts/atomic-write.js';
 import { join } from 'node:path';
 import type { KeyRecord, StaleReason } from '../../artifacts/key.js';
 import type { JsonValue } from '../../stages/types.js';
@@ -41,8 +42,7 @@ export function newRunId(start: Date): string {
 
 export async function writeRunRecord(storeRoot: string, record: RunRecord): Promise<string> {
   const file = join(storeRoot, 'runs', `${record.id}.json`);
-  await writeFile(`${file}.tmp`, `${JSON.stringify(record, null, 1)}\n`);
-  await rename(`${file}.tmp`, file);
+  await writeFileAtomic(file, `${JSON.stringify(record, null, 1)}\n`);
   return file;
 }
 

@@ -10,7 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { collect } from '../../artifacts/collect.js';
 import { sha256, type KeyHash } from '../../artifacts/hash.js';
 import { LEASE_TTL_MS, LeaseDir, readLease, type Claim, type HeldLease } from '../../artifacts/lease.js';
-import { tempPath } from '../../artifacts/lease-file.js';
+import { tempPath } from '../../artifacts/atomic-write.js';
 import { acquireLock, StoreLockedError } from '../../artifacts/lock.js';
 import { LocalStore, type ArtifactStore } from '../../artifacts/store.js';
 
