@@ -33,29 +33,29 @@ export async function computeStatus(
   selection?: ReadonlySet<string>,
   force?: ReadonlySet<string>,
 ): Promise<StageState[]> {
-  const states = new Map<string, StageState>();
-  for (const stage of plan.stages) {
-    if (selection && !selection.has(stage.name)) continue;
+  // Each stage waits only for its own inputs, so independent stages' store lookups (manifest reads,
+  // file checks) overlap instead of queueing one after another.
+  const states = new Map<string, Promise<StageState>>();
+  const stateOf = async (stage: Plan['stages'][number]): Promise<StageState> => {
     const deps = plan.dependencies.get(stage.name) ?? [];
-    const staleDep = deps.find((d) => states.get(d)?.state !== 'fresh');
-    if (staleDep) {
-      states.set(stage.name, { stage: stage.name, state: 'stale', reasons: [{ code: 'upstream-stale', stage: staleDep }] });
-      continue;
-    }
+    const depStates = new Map<string, StageState | undefined>(await Promise.all(deps.map(async (d) => [d, await states.get(d)] as const)));
+    const staleDep = deps.find((d) => depStates.get(d)?.state !== 'fresh');
+    if (staleDep) return { stage: stage.name, state: 'stale', reasons: [{ code: 'upstream-stale', stage: staleDep }] };
     const hashes = inputHashes(stage, (ref) => {
-      const state = states.get(ref);
+      const state = depStates.get(ref);
       return state?.state === 'fresh' ? state.manifest.content_hash : undefined;
     });
     let resolution;
     try {
       resolution = await resolveStage(stage, hashes, store, previous.get(stage.name), backend, force?.has(stage.name) === true, 'lookup');
     } catch (error) {
-      states.set(stage.name, { stage: stage.name, state: 'stale', undetermined: true, reasons: [{ code: 'output-missing', detail: (error as Error).message }] });
-      continue;
+      return { stage: stage.name, state: 'stale', undetermined: true, reasons: [{ code: 'output-missing', detail: (error as Error).message }] };
     }
     const { key, found, reasons } = resolution;
-    if (key !== undefined && found.status === 'hit' && !reasons.length) states.set(stage.name, { stage: stage.name, state: 'fresh', key, manifest: found.manifest });
-    else states.set(stage.name, { stage: stage.name, state: 'stale', ...(key === undefined ? { undetermined: true } : { key }), reasons });
-  }
-  return [...states.values()];
+    if (key !== undefined && found.status === 'hit' && !reasons.length) return { stage: stage.name, state: 'fresh', key, manifest: found.manifest };
+    return { stage: stage.name, state: 'stale', ...(key === undefined ? { undetermined: true } : { key }), reasons };
+  };
+  // The plan lists every stage after its inputs, so each input's promise exists when a stage starts.
+  for (const stage of plan.stages) if (!selection || selection.has(stage.name)) states.set(stage.name, stateOf(stage));
+  return Promise.all(states.values());
 }
