@@ -3,7 +3,7 @@
  * so every tensor artifact opens with `numpy.load`. Only the dtypes pipe produces are supported.
  */
 import { UserError } from '../stages/errors.js';
-import { open, readFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 
 export type NpyDtype = 'uint8' | 'int32' | 'float32' | 'float64';
 export type NpyData = Uint8Array | Int32Array | Float32Array | Float64Array;
@@ -55,12 +55,29 @@ export function encodeNpy(data: NpyData, shape: readonly number[]): Buffer {
   return Buffer.concat([header(dtypeOf(data), shape), body]);
 }
 
-/** Parses `.npy` bytes; `file` only names the source in errors. */
-export function decodeNpy(bytes: Buffer, file = '<buffer>'): NpyArray {
+const CTOR = { uint8: Uint8Array, int32: Int32Array, float32: Float32Array, float64: Float64Array } as const;
+
+interface NpyHeader {
+  readonly dtype: NpyDtype;
+  readonly shape: readonly number[];
+  /** Byte offset of the data. */
+  readonly offset: number;
+  /** Data bytes the shape and dtype call for. */
+  readonly dataBytes: number;
+}
+
+/** Length of the magic, version and header-length fields before the header text (format 1.0 / 2.0+). */
+function preambleLength(bytes: Buffer, file: string): { start: number; headerLen: number } {
   if (bytes.length < 10 || !bytes.subarray(0, 6).equals(MAGIC)) throw new NpyFormatError(file, 'bad magic');
   const major = bytes[6];
-  const headerLen = major === 1 ? bytes.readUInt16LE(8) : bytes.readUInt32LE(8);
-  const start = major === 1 ? 10 : 12;
+  if (major !== 1 && bytes.length < 12) throw new NpyFormatError(file, 'truncated header');
+  return major === 1 ? { start: 10, headerLen: bytes.readUInt16LE(8) } : { start: 12, headerLen: bytes.readUInt32LE(8) };
+}
+
+/** Parses the header; `bytes` holds at least the preamble and the header text. */
+function parseHeader(bytes: Buffer, file: string): NpyHeader {
+  const { start, headerLen } = preambleLength(bytes, file);
+  if (bytes.length < start + headerLen) throw new NpyFormatError(file, 'truncated header');
   const text = bytes.subarray(start, start + headerLen).toString('latin1');
   const descr = /'descr':\s*'([^']+)'/.exec(text)?.[1];
   const shapeText = /'shape':\s*\(([^)]*)\)/.exec(text)?.[1];
@@ -68,22 +85,57 @@ export function decodeNpy(bytes: Buffer, file = '<buffer>'): NpyArray {
   const dtype = (Object.keys(DESCR) as NpyDtype[]).find((d) => DESCR[d] === descr);
   if (!dtype || shapeText === undefined) throw new NpyFormatError(file, `unsupported header ${text.trim()}`);
   const shape = shapeText.split(',').map((s) => s.trim()).filter(Boolean).map(Number);
-  const offset = start + headerLen;
   const count = shape.reduce((a, b) => a * b, 1);
-  const body = bytes.subarray(offset);
-  // Copy so the typed array is aligned and owns its memory.
-  const aligned = new Uint8Array(body.length);
-  aligned.set(body);
-  const ctor = { uint8: Uint8Array, int32: Int32Array, float32: Float32Array, float64: Float64Array }[dtype];
-  const expectedBytes = count * ctor.BYTES_PER_ELEMENT;
-  if (aligned.byteLength !== expectedBytes) {
-    throw new NpyFormatError(file, `expected ${expectedBytes} data bytes for shape (${shape.join(',')}), found ${aligned.byteLength}`);
-  }
-  return { dtype, shape, data: new ctor(aligned.buffer, 0, count) };
+  return { dtype, shape, offset: start + headerLen, dataBytes: count * CTOR[dtype].BYTES_PER_ELEMENT };
 }
 
+function checkDataBytes(head: NpyHeader, found: number, file: string): void {
+  if (found !== head.dataBytes) {
+    throw new NpyFormatError(file, `expected ${head.dataBytes} data bytes for shape (${head.shape.join(',')}), found ${found}`);
+  }
+}
+
+/** Parses `.npy` bytes; `file` only names the source in errors. */
+export function decodeNpy(bytes: Buffer, file = '<buffer>'): NpyArray {
+  const head = parseHeader(bytes, file);
+  const body = bytes.subarray(head.offset);
+  checkDataBytes(head, body.length, file);
+  // Copy so the typed array is aligned and owns its memory.
+  const data = new CTOR[head.dtype](head.dataBytes / CTOR[head.dtype].BYTES_PER_ELEMENT);
+  new Uint8Array(data.buffer).set(body);
+  return { dtype: head.dtype, shape: head.shape, data };
+}
+
+/**
+ * Reads a `.npy` file straight into its typed array: one allocation and no copy, which matters
+ * for ~200 MB feature arrays (reading the file whole and then copying it into aligned memory took
+ * 1.3 s + 1.8 s for 188 MB here, most of it first-touch page faults).
+ */
 export async function readNpy(file: string): Promise<NpyArray> {
-  return decodeNpy(await readFile(file), file);
+  const handle = await open(file, 'r');
+  try {
+    const { size } = await handle.stat();
+    const readAt = async (target: Uint8Array, position: number): Promise<void> => {
+      for (let done = 0; done < target.length; ) {
+        const { bytesRead } = await handle.read(target, done, target.length - done, position + done);
+        if (bytesRead === 0) throw new NpyFormatError(file, 'truncated');
+        done += bytesRead;
+      }
+    };
+    const preamble = Buffer.alloc(Math.min(size, 12));
+    await readAt(preamble, 0);
+    const { start, headerLen } = preambleLength(preamble, file);
+    if (size < start + headerLen) throw new NpyFormatError(file, 'truncated header');
+    const headBytes = Buffer.alloc(start + headerLen);
+    await readAt(headBytes, 0);
+    const head = parseHeader(headBytes, file);
+    checkDataBytes(head, size - head.offset, file);
+    const data = new CTOR[head.dtype](head.dataBytes / CTOR[head.dtype].BYTES_PER_ELEMENT);
+    await readAt(new Uint8Array(data.buffer), head.offset);
+    return { dtype: head.dtype, shape: head.shape, data };
+  } finally {
+    await handle.close();
+  }
 }
 
 /** Writes `.npy` without building one big concatenated buffer (arrays here reach ~200 MB). */

@@ -1,5 +1,8 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { decodeNpy, encodeNpy } from '../../artifacts/npy.js';
+import { decodeNpy, encodeNpy, readNpy, writeNpy } from '../../artifacts/npy.js';
 import { pixelStats } from '../../stages/inspect.js';
 import { stratifiedValidation } from '../../stages/split.js';
 import { parseImages, parseLabels } from '../../stages/data/idx.js';
@@ -20,6 +23,31 @@ describe('npy', () => {
   it('rejects truncated data with the file name', () => {
     const bytes = encodeNpy(Uint8Array.from([1, 2, 3, 4]), [4]);
     expect(() => decodeNpy(bytes.subarray(0, bytes.length - 1), 'x.npy')).toThrow(/x\.npy: not a valid \.npy file \(expected 4 data bytes/);
+  });
+
+  it('reads files straight into their typed array, as decodeNpy reads their bytes, and names a damaged file', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'pipe-npy-'));
+    try {
+      const data = Float32Array.from({ length: 3 * 784 }, (_, i) => i / 7);
+      const file = join(dir, 'x.npy');
+      await writeNpy(file, data, [3, 28, 28, 1]);
+      const back = await readNpy(file);
+      expect(back.dtype).toBe('float32');
+      expect(back.shape).toEqual([3, 28, 28, 1]);
+      expect(back.data).toEqual(data);
+      const bytes = encodeNpy(Int32Array.from([1, -2, 3]), [3]);
+      for (const [name, damaged, message] of [
+        ['short.npy', bytes.subarray(0, bytes.length - 1), /short\.npy: not a valid \.npy file \(expected 12 data bytes for shape \(3\), found 11\)/],
+        ['long.npy', Buffer.concat([bytes, Buffer.alloc(1)]), /long\.npy: not a valid \.npy file \(expected 12 data bytes/],
+        ['head.npy', bytes.subarray(0, 40), /head\.npy: not a valid \.npy file \(truncated header\)/],
+        ['text.npy', Buffer.from('hello, not numpy'), /text\.npy: not a valid \.npy file \(bad magic\)/],
+      ] as const) {
+        await writeFile(join(dir, name), damaged);
+        await expect(readNpy(join(dir, name))).rejects.toThrow(message);
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 
