@@ -7,7 +7,10 @@ export default defineConfig({
     globalSetup: ['test/global-setup.ts'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
-    // Two cores: files run one at a time so timing-sensitive e2e tests do not starve each other.
-    fileParallelism: false,
+    // Two files at a time: most e2e time is spent waiting on child processes (the CLI, workers,
+    // redis, s3rver, a browser), so two files keep both cores busy. Tests wait for conditions,
+    // never for a time, so a slower neighbour cannot reorder them.
+    fileParallelism: true,
+    maxWorkers: 2,
   },
 });

@@ -4,7 +4,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 
 export const ROOT = resolve(import.meta.dirname, '..', '..');
@@ -36,7 +35,11 @@ function scrubbedEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
 export async function makeRig(): Promise<Rig> {
   const base = join(ROOT, 'test', '.tmp');
   await mkdir(base, { recursive: true });
-  const dir = await mkdtemp(join(base ?? tmpdir(), 'rig-'));
+  return rigAt(await mkdtemp(join(base, 'rig-')));
+}
+
+/** A rig over an existing directory (cleanup removes it). */
+export function rigAt(dir: string): Rig {
   return {
     dir,
     async write(file, text) {

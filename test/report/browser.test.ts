@@ -13,7 +13,7 @@ import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHROMIUM, launchChromium, openReport } from '../../bench/browser.js';
 import { buildReport } from '../../stages/report.js';
-import { makeRig, ROOT } from '../e2e/rig.js';
+import { sharedTinyStore } from '../e2e/tiny-store.js';
 import { buildFixtures, EVIL } from './fixtures.js';
 
 // CI (which installs chromium) always runs this file; elsewhere a machine without chromium skips it
@@ -89,41 +89,36 @@ describe.skipIf(skip)('report in a browser', () => {
     await page.close();
   });
 
-  // Runs tiny.yaml (seven trainings, seven robustness evaluations): over the default 120 s on a busy 2-core machine.
-  it('the real report of pipelines/tiny.yaml lists every model of the pipeline', { timeout: 300_000 }, async () => {
-    const rig = await makeRig();
-    try {
-      const run = await rig.pipe(['run', join(ROOT, 'pipelines', 'tiny.yaml')]);
-      expect(run.code, run.stderr).toBe(0);
-      const { page, plotIds, errors, requests } = await openReport(context!, join(rig.dir, 'reports', 'tiny.html'));
-      expect(errors).toEqual([]);
-      expect(requests).toEqual([]);
-      const drawn = await page.$$eval('div.plot', (divs) => divs.filter((d) => d.querySelector('.main-svg')).map((d) => d.id));
-      expect(drawn).toEqual(plotIds);
-      // Dataset charts, the comparison, a confusion matrix per model, curves for the 4 epoch-trained ones.
-      expect(plotIds.filter((id) => id.startsWith('fig-dataset-'))).toHaveLength(2);
-      expect(plotIds.filter((id) => id.startsWith('fig-compare-'))).toHaveLength(4);
-      expect(plotIds.filter((id) => id.endsWith('-confusion'))).toHaveLength(7);
-      expect(plotIds.filter((id) => id.endsWith('-curves'))).toHaveLength(4);
-      expect(await page.locator('#gradcam img').count()).toBeGreaterThan(0);
-      // Robustness: one heatmap row and one table row per model; photos: 3 examples × 3 images per model.
-      expect(plotIds).toContain('fig-robustness');
-      const heatRows = await page.$eval('#fig-robustness', (el) => (el as unknown as { data: { y: string[] }[] }).data[0]!.y);
-      expect([...heatRows].sort()).toEqual(['cnn', 'knn', 'logistic-regression', 'mlp', 'random-forest', 'resnet', 'svm']);
-      expect(await page.locator('#robustness-table tbody tr').count()).toBe(7);
-      const photoWidths = await page.$$eval('#photos img', (imgs) => imgs.map((i) => (i as HTMLImageElement).naturalWidth));
-      expect(photoWidths).toHaveLength(63);
-      expect(photoWidths.every((w) => w > 0)).toBe(true);
-      expect(await page.locator('#photos ol.top3 li').count()).toBe(63);
-      const models = await page.$$eval('#comparison-table tbody tr', (rows) => rows.map((r) => (r as HTMLTableRowElement).cells[0]!.textContent));
-      expect([...models].sort()).toEqual(['cnn', 'knn', 'logistic-regression', 'mlp', 'random-forest', 'resnet', 'svm']);
-      // Fit times are not in the artifact; the published copy fills every one from the manifests.
-      const fits = await page.$$eval('#comparison-table tbody tr', (rows) => rows.map((r) => (r as HTMLTableRowElement).cells[6]!.textContent ?? ''));
-      expect(fits.every((t) => /^\d+\.\d{2}$/.test(t)), fits.join(' ')).toBe(true);
-      await page.screenshot({ path: join(TMP, 'tiny-report.png'), fullPage: true });
-      await page.close();
-    } finally {
-      await rig.cleanup();
-    }
+  // The session's shared tiny.yaml store (seven trainings, seven robustness evaluations, if this file
+  // is the one that builds it): over the default 120 s on a busy 2-core machine.
+  it('the real report of pipelines/tiny.yaml lists every model of the pipeline', { timeout: 600_000 }, async () => {
+    const tiny = await sharedTinyStore();
+    const { page, plotIds, errors, requests } = await openReport(context!, join(tiny.dir, 'reports', 'tiny.html'));
+    expect(errors).toEqual([]);
+    expect(requests).toEqual([]);
+    const drawn = await page.$$eval('div.plot', (divs) => divs.filter((d) => d.querySelector('.main-svg')).map((d) => d.id));
+    expect(drawn).toEqual(plotIds);
+    // Dataset charts, the comparison, a confusion matrix per model, curves for the 4 epoch-trained ones.
+    expect(plotIds.filter((id) => id.startsWith('fig-dataset-'))).toHaveLength(2);
+    expect(plotIds.filter((id) => id.startsWith('fig-compare-'))).toHaveLength(4);
+    expect(plotIds.filter((id) => id.endsWith('-confusion'))).toHaveLength(7);
+    expect(plotIds.filter((id) => id.endsWith('-curves'))).toHaveLength(4);
+    expect(await page.locator('#gradcam img').count()).toBeGreaterThan(0);
+    // Robustness: one heatmap row and one table row per model; photos: 3 examples × 3 images per model.
+    expect(plotIds).toContain('fig-robustness');
+    const heatRows = await page.$eval('#fig-robustness', (el) => (el as unknown as { data: { y: string[] }[] }).data[0]!.y);
+    expect([...heatRows].sort()).toEqual(['cnn', 'knn', 'logistic-regression', 'mlp', 'random-forest', 'resnet', 'svm']);
+    expect(await page.locator('#robustness-table tbody tr').count()).toBe(7);
+    const photoWidths = await page.$$eval('#photos img', (imgs) => imgs.map((i) => (i as HTMLImageElement).naturalWidth));
+    expect(photoWidths).toHaveLength(63);
+    expect(photoWidths.every((w) => w > 0)).toBe(true);
+    expect(await page.locator('#photos ol.top3 li').count()).toBe(63);
+    const models = await page.$$eval('#comparison-table tbody tr', (rows) => rows.map((r) => (r as HTMLTableRowElement).cells[0]!.textContent));
+    expect([...models].sort()).toEqual(['cnn', 'knn', 'logistic-regression', 'mlp', 'random-forest', 'resnet', 'svm']);
+    // Fit times are not in the artifact; the published copy fills every one from the manifests.
+    const fits = await page.$$eval('#comparison-table tbody tr', (rows) => rows.map((r) => (r as HTMLTableRowElement).cells[6]!.textContent ?? ''));
+    expect(fits.every((t) => /^\d+\.\d{2}$/.test(t)), fits.join(' ')).toBe(true);
+    await page.screenshot({ path: join(TMP, 'tiny-report.png'), fullPage: true });
+    await page.close();
   });
 });
