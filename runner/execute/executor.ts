@@ -147,6 +147,7 @@ export async function execute(plan: Plan, options: ExecuteOptions): Promise<Exec
         backend: options.backend,
         environment: options.environment,
         external: resolution.external,
+        ...(forced ? { fromScratch: true } : {}),
       };
       const priority = plan.priority.get(stage.name) ?? 0;
       options.emit({ type: 'stage-queued', stage: stage.name, key, priority });
