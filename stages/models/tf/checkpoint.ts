@@ -4,7 +4,7 @@
  * its artifact's `checkpoint/` folder, so it is content-hashed and verified like every other file.
  *
  *   state.json   epoch, global step, rng state, history, early-stopping bookkeeping, optimizer
- *                scalars, and the shape of every array below (no names: tfjs variable names carry
+ *                scalars, the dropout layers' last seeds, and the shape of every array below (no names: tfjs variable names carry
  *                per-process suffixes, and these bytes must not depend on the process)
  *   tensors.bin  float32 little-endian: the model's weights (batch-norm moving statistics included,
  *                in `model.weights` order), the optimizer's slots (getWeights() order, its
@@ -60,6 +60,12 @@ export interface LoopState {
   readonly weights: readonly ShapedArray[];
   readonly bestWeights?: readonly ShapedArray[];
   readonly optimizer: OptimizerState;
+  /**
+   * Each Dropout layer's seed as the last step left it (null: none yet). The layer's config, and so
+   * the saved model.json, records it, so a resumed training that trains no further epochs must
+   * start from it too.
+   */
+  readonly dropoutSeeds: readonly (number | null)[];
 }
 
 interface StateJson {
@@ -77,6 +83,7 @@ interface StateJson {
   readonly weights: readonly (readonly number[])[];
   readonly best_weights: readonly (readonly number[])[] | null;
   readonly order_length: number;
+  readonly dropout_seeds: readonly (number | null)[];
 }
 
 const sizeOf = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
@@ -113,6 +120,7 @@ export async function writeCheckpoint(dir: string, state: LoopState): Promise<vo
     weights: state.weights.map((w) => [...w.shape]),
     best_weights: state.bestWeights ? state.bestWeights.map((w) => [...w.shape]) : null,
     order_length: state.order.length,
+    dropout_seeds: state.dropoutSeeds,
   };
   await writeFile(join(dir, TENSORS_BIN), new Uint8Array(tensors.buffer, tensors.byteOffset, tensors.byteLength));
   await writeFile(join(dir, ORDER_BIN), new Uint8Array(state.order.buffer, state.order.byteOffset, state.order.byteLength));
@@ -161,5 +169,6 @@ export async function readCheckpoint(dir: string): Promise<LoopState> {
       ...(json.optimizer.acc_beta2 !== null ? { accBeta2: json.optimizer.acc_beta2 } : {}),
       slots,
     },
+    dropoutSeeds: json.dropout_seeds,
   };
 }

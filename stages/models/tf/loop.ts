@@ -124,6 +124,11 @@ function checkShapes(model: TF.LayersModel, arrays: readonly ShapedArray[], what
   if (want.join(';') !== got.join(';')) throw new Error(`checkpoint ${what} do not fit the model: [${got.join('] [')}] vs [${want.join('] [')}]`);
 }
 
+/** The model's Dropout layers, whose `seed` the shard computer sets every step (shard.ts). */
+function dropoutLayers(model: TF.LayersModel): Array<{ seed?: number | undefined }> {
+  return model.layers.filter((l) => l.getClassName() === 'Dropout') as unknown as Array<{ seed?: number | undefined }>;
+}
+
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 export async function trainLoop(
@@ -159,6 +164,12 @@ export async function trainLoop(
     model.setWeights(weights);
     tf.dispose(weights);
     rng.setState(resume.rng);
+    const dropouts = dropoutLayers(model);
+    if (resume.dropoutSeeds.length !== dropouts.length) throw new Error(`checkpoint has ${resume.dropoutSeeds.length} dropout seeds, the model ${dropouts.length} dropout layers`);
+    dropouts.forEach((layer, i) => {
+      const seed = resume.dropoutSeeds[i];
+      layer.seed = seed ?? undefined;
+    });
   }
   const { optimizer, setLr } = makeOptimizer(tf, o);
   if (resume) await restoreOptimizer(tf, optimizer, resume.optimizer, o.optimizer);
@@ -286,6 +297,7 @@ export async function trainLoop(
       weights: await readWeights(model.getWeights()),
       ...(bestWeights ? { bestWeights: await readWeights(bestWeights) } : {}),
       optimizer: await captureOptimizer(optimizer, o.optimizer),
+      dropoutSeeds: dropoutLayers(model).map((layer) => layer.seed ?? null),
     };
     // With early stopping on, end on the best val-loss epoch's weights (incl. BN statistics).
     const restored = bestWeights !== undefined && bestEpoch !== history.length;
