@@ -102,7 +102,7 @@ export async function findCheckpoint(store: ArtifactReader, definition: StageDef
   }
   // Why nothing fits, from the longest other-horizon checkpoint still in the store (manifest only: status stays cheap).
   for (const m of all) {
-    if (m.horizon === point.horizon || !(await store.readManifest(m.key))) continue;
+    if (m.horizon === point.horizon || m.progress > point.progress || !(await store.readManifest(m.key))) continue;
     return {
       status: 'none',
       why: `cannot resume the ${unit(point)} ${m.progress} checkpoint (${m.key.slice(0, 12)}): ${point.horizonParam} ${m.horizon}→${point.horizon} changes its learning rates`,
