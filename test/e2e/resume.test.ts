@@ -2,12 +2,15 @@
  * Resuming a tfjs training from a cached checkpoint (issue 29, part 1), through the real CLI on a
  * small CNN and real Fashion-MNIST rows: 2 epochs of a 4-epoch schedule, then 4 epochs, continues
  * from the checkpoint and writes exactly the bytes a straight 4-epoch run writes in a fresh store.
- * A different schedule horizon reuses nothing, and `pipe status` says why.
+ * A different schedule horizon reuses nothing, and `pipe status` says why. A `pipe worker` sharing
+ * the store resumes the same way (it looks in its own store).
  */
+import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRedis, type RedisService } from '../services/redis.js';
 import { makeRig, type CliResult, type Rig } from './rig.js';
 
 const PIPELINE = `name: resume
@@ -109,4 +112,49 @@ describe('resuming a training from its checkpoint', () => {
     expect(longer.logs.some((l) => l.startsWith('resuming'))).toBe(false);
     expect(longer.trainDone['metrics']).toMatchObject({ epochs_run: 6, epochs_trained: 6 });
   });
+});
+
+describe('a queue worker resumes from the checkpoint in its store', () => {
+  let rig: Rig;
+  let redis: RedisService;
+  let worker: ChildProcess | undefined;
+  beforeAll(async () => {
+    rig = await makeRig();
+    await rig.write('p.yaml', PIPELINE);
+    redis = await startRedis();
+  });
+  afterAll(async () => {
+    worker?.kill('SIGKILL');
+    await redis.stop();
+    await rig.cleanup();
+  });
+
+  it('continues 2 → 4 epochs on the worker and commits the straight run\'s bytes', async () => {
+    const first = await rig.pipe(['run', 'p.yaml', '--json', '--backend', 'wasm', '--store', 'shared', ...set(2, 4)]);
+    expect(first.code, first.stderr).toBe(0);
+    worker = await new Promise<ChildProcess>((resolve, reject) => {
+      const child = rig.spawnPipe(['worker', '--queue', redis.url, '--store', 'shared']);
+      let out = '';
+      child.stdout?.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (out.includes('slot(s), queue')) resolve(child);
+      });
+      child.on('exit', (code) => reject(new Error(`worker exited with ${code}: ${out}`)));
+    });
+    const queued = await rig.pipe(['run', 'p.yaml', '--json', '--backend', 'wasm', '--store', 'shared', '--queue', redis.url, ...set(4, 4)]);
+    expect(queued.code, queued.stderr).toBe(0);
+    const events = rig.events(queued);
+    const done = events.find((e) => e.type === 'stage-done' && e.stage === 'train');
+    expect(typeof done?.['worker']).toBe('string');
+    expect(events.some((e) => e.type === 'stage-log' && e.stage === 'train' && String(e['message']).startsWith('resuming from epoch 2 checkpoint'))).toBe(true);
+    expect(done?.['metrics']).toMatchObject({ epochs_run: 4, epochs_trained: 2, resumed_from_epoch: 2 });
+
+    const straight = await rig.pipe(['run', 'p.yaml', '--json', '--backend', 'wasm', '--store', 'straight', ...set(4, 4)]);
+    expect(straight.code, straight.stderr).toBe(0);
+    const straightDone = rig.events(straight).find((e) => e.type === 'stage-done' && e.stage === 'train');
+    expect(straightDone?.['key']).toBe(done?.['key']);
+    const key = String(done?.['key']);
+    const content = (store: string): string => (JSON.parse(readFileSync(join(rig.dir, store, 'artifacts', key.slice(0, 2), key, 'manifest.json'), 'utf8')) as Manifest).content_hash;
+    expect(content('shared')).toBe(content('straight'));
+  }, 180_000);
 });
