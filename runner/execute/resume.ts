@@ -19,7 +19,7 @@
  * dependents see one ordinary artifact. Markers are hints: a dangling one (its artifact collected)
  * is skipped, and a store without markers simply trains from the start.
  */
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { canonicalJson, parseKeyHash, sha256, type KeyHash } from '../../artifacts/hash.js';
 import { keyHash, type KeyRecord } from '../../artifacts/key.js';
@@ -74,6 +74,30 @@ export async function recordCheckpoint(root: string, target: ResumeTarget, progr
   const dir = join(root, CHECKPOINTS, target.family);
   await mkdir(dir, { recursive: true });
   await writeFile(join(dir, `${target.point.horizon}-${progress}-${key}`), '', { flag: 'a' });
+}
+
+/**
+ * Deletes the markers whose artifact is no longer in the store (`pipe gc` calls it under its lock,
+ * after deleting), and family folders left empty. Returns how many markers went.
+ */
+export async function pruneCheckpointIndex(root: string, present: ReadonlySet<string>): Promise<number> {
+  let pruned = 0;
+  const base = join(root, CHECKPOINTS);
+  for (const family of await readdir(base).catch(() => [] as string[])) {
+    const dir = join(base, family);
+    const names = await readdir(dir).catch(() => [] as string[]);
+    let left = names.length;
+    for (const name of names) {
+      const key = MARKER.exec(name)?.[3];
+      if (key !== undefined && present.has(key)) continue;
+      await rm(join(dir, name), { force: true });
+      pruned++;
+      left--;
+    }
+    // A marker committed meanwhile makes the folder non-empty again: then it simply stays.
+    if (left === 0) await rmdir(dir).catch(() => undefined);
+  }
+  return pruned;
 }
 
 export type CheckpointChoice =

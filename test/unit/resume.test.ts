@@ -3,14 +3,14 @@
  * and horizon with no more epochs than its own; other horizons only explain; stray markers, corrupt
  * artifacts and the stage's own key are never used.
  */
-import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ContentHash, KeyHash } from '../../artifacts/hash.js';
 import { KEY_FORMAT, keyHash, type KeyRecord } from '../../artifacts/key.js';
 import { LocalStore, LocalStoreReader } from '../../artifacts/store.js';
-import { findCheckpoint, recordCheckpoint, resumeTargetOf } from '../../runner/execute/resume.js';
+import { findCheckpoint, pruneCheckpointIndex, recordCheckpoint, resumeTargetOf } from '../../runner/execute/resume.js';
 import { STAGES } from '../../stages/index.js';
 import type { JsonValue } from '../../stages/types.js';
 
@@ -99,5 +99,18 @@ describe('findCheckpoint', () => {
     const stranger = await commit(record({ epochs: 7, schedule_epochs: 10, seed: 8 }), 7, false);
     await recordCheckpoint(root, target, 7, stranger);
     expect(await findCheckpoint(store, train, rec, keyHash(rec))).toMatchObject({ status: 'resume', key: three, progress: 3 });
+  });
+
+  it('gc prunes the markers of artifacts no longer in the store', async () => {
+    const rec = record({ epochs: 2, schedule_epochs: 3, seed: 11 });
+    const key = await commit(rec, 2);
+    const family = resumeTargetOf(train, rec)!.family;
+    expect(await readdir(join(root, 'checkpoints', family))).toHaveLength(1);
+    const before = new Set(await store.keys());
+    expect(await pruneCheckpointIndex(root, before)).toBeGreaterThan(0); // the dangling epoch-8 marker above
+    expect(await readdir(join(root, 'checkpoints', family))).toHaveLength(1);
+    await store.remove(key);
+    await pruneCheckpointIndex(root, new Set(await store.keys()));
+    expect(await readdir(join(root, 'checkpoints'))).not.toContain(family);
   });
 });
