@@ -20,7 +20,10 @@ import type { EpochRecord } from '../types.js';
 export const STATE_JSON = 'state.json';
 export const TENSORS_BIN = 'tensors.bin';
 export const ORDER_BIN = 'order.bin';
-/** Bumped when the layout changes; a checkpoint of another format is not resumed from. */
+/**
+ * Bumped when the layout changes, together with the tfjs models' versions (a new layout changes the
+ * train artifacts' bytes, so their keys must change too): a checkpoint of another format is refused.
+ */
 export const CHECKPOINT_FORMAT = 1;
 
 export interface ShapedArray {

@@ -139,6 +139,13 @@ function scheduleProblems(p: Resolved<'epochs' | 'schedule_epochs'>): ParamProbl
  * A tfjs training's resume point: everything but `epochs` must match, and the schedule's horizon
  * (schedule_epochs, 0 resolved to epochs) is compared resolved, so `epochs: 4` and
  * `epochs: 2, schedule_epochs: 4` share one: the first passes through the second's state.
+ *
+ * Why the key keeps schedule_epochs as written (out of it only at 0, x-key-omit-at-default) rather
+ * than resolved: cached keys stay as they were, and a job's key params must be its params with
+ * defaults left out again (work-check.ts), which a rule that depends on `epochs` would break. So
+ * `epochs: 4` and `epochs: 4, schedule_epochs: 4` are two keys for one training (their
+ * pipe-model.json records the params as written); being one family, whichever runs second
+ * continues from the other's epoch-4 checkpoint and trains no epoch.
  */
 function resumePoint(keyParams: Params): ResumePoint | undefined {
   const { epochs, schedule_epochs: horizon, ...family } = keyParams;
