@@ -147,8 +147,9 @@ export const train: StageDefinition = {
       const metrics: Record<string, JsonValue> = {
         model: name,
         fit_s: Number(fitS.toFixed(3)),
-        // Images processed per second of training: every epoch counts (1 pass for non-iterative models).
-        train_images_per_s: Math.round((n * Math.max(1, epochsRun)) / Math.max(fitS, 1e-9)),
+        // Images processed per second of training: every epoch this fit trained counts (a resumed fit
+        // trained fewer than epochs_run; 1 pass for non-iterative models).
+        train_images_per_s: Math.round((n * Math.max(1, typeof trained.timings?.['epochs_trained'] === 'number' ? trained.timings['epochs_trained'] : epochsRun)) / Math.max(fitS, 1e-9)),
         epochs_run: epochsRun,
         backend: trained.backend,
         // Installed versions of tfjs, its backends, libsvm-js and node: what computed this model.

@@ -134,6 +134,12 @@ export async function writeCheckpoint(dir: string, state: LoopState): Promise<vo
 export async function readCheckpoint(dir: string): Promise<LoopState> {
   const json = JSON.parse(await readFile(join(dir, STATE_JSON), 'utf8')) as StateJson;
   if (json.format !== CHECKPOINT_FORMAT) throw new Error(`checkpoint ${dir} has format ${String(json.format)}, this pipe reads ${CHECKPOINT_FORMAT}`);
+  // The shape of what is read below: a file of this format written by another build must not crash the loop.
+  const integers = [json.epoch, json.step, json.rng, json.wait, json.order_length, json.optimizer?.iterations];
+  const lists = [json.history, json.weights, json.optimizer?.slots, json.dropout_seeds];
+  if (!integers.every(Number.isInteger) || !lists.every(Array.isArray) || (json.best_weights !== null && !Array.isArray(json.best_weights))) {
+    throw new Error(`checkpoint ${dir}: ${STATE_JSON} lacks fields this pipe reads`);
+  }
   const bytes = await readFile(join(dir, TENSORS_BIN));
   // A copy: the file's Buffer may sit at an offset that is not a multiple of 4 in a shared pool.
   const tensors = new Float32Array(new Uint8Array(bytes).buffer);

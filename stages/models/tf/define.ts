@@ -8,7 +8,7 @@ import type { JsonSchema, JsonValue, ParamProblem, Params, ResumePoint } from '.
 import type { Dataset, FitContext, ModelDefinition, TrainedModel } from '../types.js';
 import { trainLoop } from './loop.js';
 import { AUGMENT_PARAMS, num, scheduleProblem, TRAINING_PARAMS, trainOptions, withDefaults, type AugmentParam, type Resolved, type TrainingParam } from './options.js';
-import { readCheckpoint } from './checkpoint.js';
+import { readCheckpoint, type LoopState } from './checkpoint.js';
 import { Rng } from './prng.js';
 import { countParams, loadTfModel, TfTrainedModel, type TfModelMeta } from './trained.js';
 import { StageInputError } from '../../types.js';
@@ -84,11 +84,7 @@ export function defineTfModel<K extends string>(spec: TfModelSpec<K>): ModelDefi
       });
       try {
         const t0 = performance.now();
-        let from;
-        if (ctx.resume) {
-          from = await readCheckpoint(ctx.resume.dir);
-          if (from.epoch !== ctx.resume.epochs) throw new Error(`checkpoint ${ctx.resume.dir} holds epoch ${from.epoch}, the runner announced ${ctx.resume.epochs}`);
-        }
+        const from = ctx.resume ? await usableCheckpoint(ctx.resume, ctx) : undefined;
         const result = await trainLoop(tf, model, train, validation, o, ctx, from);
         const seconds = (performance.now() - t0) / 1000;
         const epochs = result.epochsTrained;
@@ -127,6 +123,21 @@ export function defineTfModel<K extends string>(spec: TfModelSpec<K>): ModelDefi
 
     load: (dir: string) => loadTfModel(dir, spec.name),
   };
+}
+
+/**
+ * The checkpoint to continue from, or undefined (a log line says why) when it cannot be read: a
+ * straight run writes the same bytes, so an unreadable checkpoint costs time, never correctness.
+ */
+async function usableCheckpoint(resume: NonNullable<FitContext['resume']>, ctx: FitContext): Promise<LoopState | undefined> {
+  try {
+    const state = await readCheckpoint(resume.dir);
+    if (state.epoch !== resume.epochs) throw new Error(`it holds epoch ${state.epoch}, the runner announced ${resume.epochs}`);
+    return state;
+  } catch (error) {
+    ctx.log(`cannot resume from the checkpoint (${(error as Error).message}): training from the start`);
+    return undefined;
+  }
 }
 
 /** schedule_epochs against epochs (options.ts scheduleProblem), located at schedule_epochs. */
