@@ -4,7 +4,7 @@
  * a straight fit, early stopping with restore-best included.
  */
 import { createHash } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -151,5 +151,20 @@ describe('resumed fits equal straight ones', () => {
       expect(r.history).toHaveLength(4);
       expect(r.trained).toBe(trained);
     }
+  });
+
+  it('an unreadable checkpoint is logged and the fit trains from the start, to the same files', async () => {
+    const def = getModel('cnn');
+    const params = { ...cnn, epochs: 2 };
+    const dir = join(await tmp(), 'checkpoint');
+    await mkdir(dir);
+    await writeFile(join(dir, 'state.json'), JSON.stringify({ format: 1, epoch: 1 }));
+    const logs: string[] = [];
+    const fallback = await def.fit(data, val, params, fitCtx({ resume: { dir, epochs: 1 }, log: (m) => logs.push(m) }));
+    const straight = await def.fit(data, val, params, fitCtx());
+    expect(logs.some((l) => l.startsWith('cannot resume from the checkpoint') && l.endsWith('training from the start'))).toBe(true);
+    expect(fallback.timings?.['epochs_trained']).toBe(2);
+    expect(await filesOf(fallback)).toEqual(await filesOf(straight));
+    [fallback, straight].forEach((m) => m.dispose?.());
   });
 });
