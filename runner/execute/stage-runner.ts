@@ -145,7 +145,8 @@ export function localRunner(store: ArtifactStore, launcher: Launcher): StageRunn
       const { inputs, inputLists, inputRefs } = await resolveInputs(store, work);
       // This process's own store: a worker whose store lacks the checkpoint trains from the start.
       const definition = STAGES[work.kind];
-      const checkpoint = work.fromScratch ? undefined : await findCheckpoint(store, definition, work.keyRecord, work.key);
+      // A failed lookup only costs the resume: a straight run writes the same bytes.
+      const checkpoint = work.fromScratch ? undefined : await findCheckpoint(store, definition, work.keyRecord, work.key).catch((error: unknown) => ({ status: 'none' as const, why: `the checkpoint lookup failed (${(error as Error).message})` }));
       const resume =
         checkpoint?.status === 'resume'
           ? { artifact: { stage: checkpoint.manifest.stage, kind: checkpoint.manifest.kind, dir: checkpoint.dir, files: checkpoint.manifest.files, metrics: checkpoint.manifest.metrics, params: checkpoint.manifest.key_record.params }, progress: checkpoint.progress }
