@@ -53,6 +53,8 @@ export interface StageWork {
 export interface RunHooks extends LaunchHooks {
   /** The stage was taken by a worker (queue execution): its id, e.g. "host:pid". */
   assigned?(worker: string): void;
+  /** The stage reads this artifact besides its inputs (a checkpoint): the run's lease keeps it from gc. */
+  usesKey?(key: KeyHash): void;
 }
 
 export interface RunOutcome {
@@ -151,6 +153,7 @@ export function localRunner(store: ArtifactStore, launcher: Launcher): StageRunn
         checkpoint?.status === 'resume'
           ? { artifact: { stage: checkpoint.manifest.stage, kind: checkpoint.manifest.kind, dir: checkpoint.dir, files: checkpoint.manifest.files, metrics: checkpoint.manifest.metrics, params: checkpoint.manifest.key_record.params }, progress: checkpoint.progress }
           : undefined;
+      if (checkpoint?.status === 'resume') hooks.usesKey?.(checkpoint.key);
       if (checkpoint?.status === 'resume') hooks.log(`resuming from ${unit(checkpoint.point)} ${checkpoint.progress} checkpoint (${checkpoint.key.slice(0, 12)})`);
       else if (checkpoint?.why) hooks.log(`not resuming: ${checkpoint.why}`);
       const startedAt = new Date();
