@@ -12,7 +12,7 @@ import { getModel, MODELS } from './models/index.js';
 import type { Dataset, TrainedModel } from './models/types.js';
 import { TRANSFORM_DIR } from './pca.js';
 import { loadSchema } from './schema.js';
-import { StageInputError, type InputArtifact, type JsonValue, type StageDefinition } from './types.js';
+import { CHECKPOINT_DIR, StageInputError, type InputArtifact, type JsonValue, type Params, type StageDefinition } from './types.js';
 import { installedVersions, versionLine } from './versions.js';
 
 
@@ -39,6 +39,12 @@ async function scoreValidation(trained: TrainedModel, val: Dataset): Promise<Rec
     score.add(p, val.y.subarray(start, end), p.length / (end - start));
   }
   return { val_accuracy: Number(score.accuracy.toFixed(5)), val_loss: Number(score.loss.toFixed(5)) };
+}
+
+/** The registered model `params.model` names, and the other params; undefined for an unknown name. */
+function modelOf(params: Params): { def: ReturnType<typeof getModel>; rest: Params } | undefined {
+  const { model: name, ...rest } = params;
+  return typeof name === 'string' && Object.hasOwn(MODELS, name) ? { def: getModel(name), rest } : undefined;
 }
 
 export const train: StageDefinition = {
@@ -69,6 +75,16 @@ export const train: StageDefinition = {
     const fixedOne = { max: 1 };
     return typeof name === 'string' && Object.hasOwn(MODELS, name) ? (getModel(name).threads?.(rest) ?? fixedOne) : fixedOne;
   },
+  checkParams(params) {
+    const chosen = modelOf(params);
+    return chosen?.def.checkParams?.(chosen.rest) ?? [];
+  },
+  // Only models that can continue a fit resume (tfjs); `model` stays in the family.
+  resumePoint(keyParams) {
+    const chosen = modelOf(keyParams);
+    const point = chosen?.def.resumePoint?.(chosen.rest);
+    return point && { ...point, family: { ...point.family, model: keyParams['model'] ?? null } };
+  },
   async run(ctx) {
     const { model: name, ...params } = ctx.params;
     if (typeof name !== 'string') throw new StageInputError('train: params.model must be a model name');
@@ -94,12 +110,15 @@ export const train: StageDefinition = {
     const valSet: Dataset | undefined = xv && yv ? { x: xv.x, shape: xv.shape, y: yv, numClasses } : undefined;
 
     ctx.log(`training ${name} on ${n} examples${valSet ? ` (validation ${valSet.y.length})` : ''}`);
+    // The runner verified the checkpoint artifact's files against its manifest (runner/execute/resume.ts).
+    const resume = ctx.resume?.artifact.has(`${CHECKPOINT_DIR}/state.json`) ? { dir: join(ctx.resume.artifact.dir, CHECKPOINT_DIR), epochs: ctx.resume.progress } : undefined;
     const t0 = performance.now();
     const trained = await def.fit(trainSet, valSet, params, {
       signal: ctx.signal,
       progress: (done, total, label) => ctx.progress(label === undefined ? { done, total } : { done, total, label }),
       log: (m) => ctx.log(m),
       ...(ctx.backend ? { backend: ctx.backend } : {}),
+      ...(resume ? { resume } : {}),
       // A getter: the scheduler may lend the training more threads, or take them back, as it runs.
       get threads() {
         return ctx.threads;
@@ -112,6 +131,8 @@ export const train: StageDefinition = {
       await trained.save(modelDir);
       const history = trained.history ?? [];
       await writeFile(join(ctx.outDir, 'history.json'), `${JSON.stringify(history, null, 1)}\n`);
+      // The raw state after the last epoch, so a longer training of the same params can go on from it.
+      const checkpoint = trained.saveCheckpoint ? await trained.saveCheckpoint(join(ctx.outDir, CHECKPOINT_DIR)) : undefined;
       // Class names travel with the model so `pipe predict` can name its answers.
       if (data.has('classes.json')) await copyFile(data.path('classes.json'), join(ctx.outDir, 'classes.json'));
       // So does any feature transform the data went through (a `pca` stage), for the same reason.
@@ -126,8 +147,9 @@ export const train: StageDefinition = {
       const metrics: Record<string, JsonValue> = {
         model: name,
         fit_s: Number(fitS.toFixed(3)),
-        // Images processed per second of training: every epoch counts (1 pass for non-iterative models).
-        train_images_per_s: Math.round((n * Math.max(1, epochsRun)) / Math.max(fitS, 1e-9)),
+        // Images processed per second of training: every epoch this fit trained counts (a resumed fit
+        // trained fewer than epochs_run; 1 pass for non-iterative models).
+        train_images_per_s: Math.round((n * Math.max(1, typeof trained.timings?.['epochs_trained'] === 'number' ? trained.timings['epochs_trained'] : epochsRun)) / Math.max(fitS, 1e-9)),
         epochs_run: epochsRun,
         backend: trained.backend,
         // Installed versions of tfjs, its backends, libsvm-js and node: what computed this model.
@@ -136,7 +158,7 @@ export const train: StageDefinition = {
         ...(trained.info ?? {}),
         ...(trained.timings ?? {}),
       };
-      return { metrics, backend: trained.backend };
+      return { metrics, backend: trained.backend, ...(checkpoint ? { checkpoint: { progress: checkpoint.epochs } } : {}) };
     } finally {
       trained.dispose?.();
     }

@@ -69,6 +69,11 @@ export interface StageContext {
    * key names). Empty for stages without external files.
    */
   readonly external: LocatedFiles;
+  /**
+   * A resumable stage's own checkpoint to continue from (the runner found and verified it; see
+   * runner/execute/resume.ts). The output must be exactly what a run from the start would write.
+   */
+  readonly resume?: ResumeFrom;
 }
 
 export interface StageResult {
@@ -76,6 +81,46 @@ export interface StageResult {
   readonly metrics?: Record<string, JsonValue>;
   /** Compute backend actually used (recorded in the manifest). */
   readonly backend?: string;
+  /**
+   * A resumable stage wrote a checkpoint under CHECKPOINT_DIR of its output after this much progress
+   * (epochs, for train): the runner indexes the artifact so a longer run can continue from it.
+   */
+  readonly checkpoint?: { readonly progress: number };
+}
+
+/** Where a resumable stage keeps its checkpoint inside its own artifact. */
+export const CHECKPOINT_DIR = 'checkpoint';
+
+/** A problem with a stage's params that no JSON Schema can state (one param against another). */
+export interface ParamProblem {
+  /** Path of the param to point at, inside the stage's params. */
+  readonly path: readonly string[];
+  /** What is wrong and what to do. */
+  readonly message: string;
+}
+
+/**
+ * Where a resumable stage's run stands in its progress, from its key params. Two stages whose key
+ * records differ only in `progress` share `family` and `horizon`, and the one with less progress
+ * is a state the other passes through: the longer can continue from the shorter's checkpoint.
+ */
+export interface ResumePoint {
+  /** The key params less the progress and horizon params. */
+  readonly family: Params;
+  /** How far the stage runs (epochs). */
+  readonly progress: number;
+  /** The resolved horizon the progress is planned against (schedule_epochs): checkpoints of another horizon do not fit. */
+  readonly horizon: number;
+  /** The params' names, for messages (`epochs`, `schedule_epochs`). */
+  readonly progressParam: string;
+  readonly horizonParam: string;
+}
+
+/** A checkpoint the runner found for a resumable stage, verified like any input artifact. */
+export interface ResumeFrom {
+  readonly artifact: InputArtifact;
+  /** The checkpoint's progress (epochs done), at most the stage's own. */
+  readonly progress: number;
 }
 
 export interface StageInputSpec {
@@ -129,6 +174,17 @@ export interface StageDefinition {
    * output does not depend on the thread count: it is not part of the cache key.
    */
   threads?(params: Params): ThreadNeed;
+  /**
+   * Checks between params that a schema cannot express (e.g. schedule_epochs ≥ epochs), on params
+   * with defaults filled in. The planner reports each problem at the param's place in the file,
+   * and a stage thread refuses a job whose params have one.
+   */
+  checkParams?(params: Params): readonly ParamProblem[];
+  /**
+   * For a stage that can continue from a checkpoint of its own kind (train, for tfjs models): its
+   * resume point for these key params, or undefined when these params cannot resume.
+   */
+  resumePoint?(keyParams: Params): ResumePoint | undefined;
   run(ctx: StageContext): Promise<StageResult>;
 }
 

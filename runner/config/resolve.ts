@@ -101,6 +101,16 @@ function resolveParams(
     });
   }
   if (problems.length) return undefined;
+  // Checks between params (schedule_epochs ≥ epochs), reported where the first one was written.
+  const crossProblems = definition.checkParams?.(value) ?? [];
+  for (const problem of crossProblems) {
+    diagnostics.push({
+      severity: 'error',
+      message: `stage "${stage.name}" params: ${problem.message}`,
+      ...paramLocation(config, stage, provenance, [...problem.path], 'value'),
+    });
+  }
+  if (crossProblems.length) return undefined;
   for (const key of Object.keys(value)) provenance[key] ??= { source: 'schema-default' };
   return { values: value, keyParams: keyParamsOf(schema, value), provenance, impl };
 }

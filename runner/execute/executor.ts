@@ -147,6 +147,7 @@ export async function execute(plan: Plan, options: ExecuteOptions): Promise<Exec
         backend: options.backend,
         environment: options.environment,
         external: resolution.external,
+        ...(forced ? { fromScratch: true } : {}),
       };
       const priority = plan.priority.get(stage.name) ?? 0;
       options.emit({ type: 'stage-queued', stage: stage.name, key, priority });
@@ -177,6 +178,7 @@ export async function execute(plan: Plan, options: ExecuteOptions): Promise<Exec
             {
               progress: (d, total, label) => options.emit({ type: 'stage-progress', stage: stage.name, done: d, total, ...(label !== undefined ? { label } : {}), ...(worker ? { worker } : {}) }),
               log: (message) => options.emit({ type: 'stage-log', stage: stage.name, message, ...(worker ? { worker } : {}) }),
+              usesKey: (used) => options.useKey?.(used),
               assigned: (id) => {
                 worker = id;
                 options.emit({ type: 'stage-assigned', stage: stage.name, key, worker: id });

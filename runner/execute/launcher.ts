@@ -38,6 +38,8 @@ export interface StageJob {
   readonly threads?: number;
   /** External files as located when the key was made (their hashes are in keyRecord.files). */
   readonly external: LocatedFiles;
+  /** A verified checkpoint of this stage's own training to continue from (runner/execute/resume.ts). */
+  readonly resume?: { readonly artifact: InputArtifactData; readonly progress: number };
 }
 
 export type WorkerMessage =

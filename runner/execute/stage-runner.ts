@@ -14,6 +14,7 @@ import { STAGES } from '../../stages/index.js';
 import type { Plan } from '../config/types.js';
 import type { InputArtifactData, LaunchHooks, Launcher } from './launcher.js';
 import { JobRefusedError } from './work-check.js';
+import { findCheckpoint, recordCheckpoint, resumeTargetOf, unit } from './resume.js';
 
 /** One input artifact as a job names it: by the stage that made it and its key, never by path. */
 export interface InputKeyRef {
@@ -45,11 +46,15 @@ export interface StageWork {
    * locates its own copy and checks it against the key (runner/execute/external-files.ts).
    */
   readonly external: LocatedFiles;
+  /** Run from the start even if a checkpoint could be continued (`--force`: a real rerun). */
+  readonly fromScratch?: boolean;
 }
 
 export interface RunHooks extends LaunchHooks {
   /** The stage was taken by a worker (queue execution): its id, e.g. "host:pid". */
   assigned?(worker: string): void;
+  /** The stage reads this artifact besides its inputs (a checkpoint): the run's lease keeps it from gc. */
+  usesKey?(key: KeyHash): void;
 }
 
 export interface RunOutcome {
@@ -140,6 +145,17 @@ export function localRunner(store: ArtifactStore, launcher: Launcher): StageRunn
     usesLocalCores: true,
     async run(work, hooks, signal) {
       const { inputs, inputLists, inputRefs } = await resolveInputs(store, work);
+      // This process's own store: a worker whose store lacks the checkpoint trains from the start.
+      const definition = STAGES[work.kind];
+      // A failed lookup only costs the resume: a straight run writes the same bytes.
+      const checkpoint = work.fromScratch ? undefined : await findCheckpoint(store, definition, work.keyRecord, work.key).catch((error: unknown) => ({ status: 'none' as const, why: `the checkpoint lookup failed (${(error as Error).message})` }));
+      const resume =
+        checkpoint?.status === 'resume'
+          ? { artifact: { stage: checkpoint.manifest.stage, kind: checkpoint.manifest.kind, dir: checkpoint.dir, files: checkpoint.manifest.files, metrics: checkpoint.manifest.metrics, params: checkpoint.manifest.key_record.params }, progress: checkpoint.progress }
+          : undefined;
+      if (checkpoint?.status === 'resume') hooks.usesKey?.(checkpoint.key);
+      if (checkpoint?.status === 'resume') hooks.log(`resuming from ${unit(checkpoint.point)} ${checkpoint.progress} checkpoint (${checkpoint.key.slice(0, 12)})`);
+      else if (checkpoint?.why) hooks.log(`not resuming: ${checkpoint.why}`);
       const startedAt = new Date();
       const tempDir = await store.createTemp(work.key);
       try {
@@ -158,6 +174,7 @@ export function localRunner(store: ArtifactStore, launcher: Launcher): StageRunn
             ...(work.plugins !== undefined ? { plugins: work.plugins } : {}),
             ...(work.threads !== undefined ? { threads: work.threads } : {}),
             external: work.external,
+            ...(resume ? { resume } : {}),
           },
           hooks,
           signal,
@@ -176,6 +193,11 @@ export function localRunner(store: ArtifactStore, launcher: Launcher): StageRunn
           duration_s: seconds,
           environment: work.environment,
         });
+        const target = result.checkpoint ? resumeTargetOf(definition, work.keyRecord) : undefined;
+        if (target && result.checkpoint) {
+          // Only a hint for later runs: failing to write it costs a resume, never this stage.
+          await recordCheckpoint(store.root, target, result.checkpoint.progress, manifest.key).catch((error: unknown) => hooks.log(`could not index the checkpoint: ${(error as Error).message}`));
+        }
         return { manifest, dir: store.artifactDir(work.key), seconds, metrics: manifest.metrics, ...(result.backend !== undefined ? { backend: result.backend } : {}) };
       } catch (error) {
         // Nothing half-written is ever trusted: the temp dir is dropped.

@@ -5,11 +5,12 @@
  * side-effect free and works on a read-only store).
  */
 import type { KeyHash } from '../../artifacts/hash.js';
-import type { StaleReason } from '../../artifacts/key.js';
+import type { KeyRecord, StaleReason } from '../../artifacts/key.js';
 import type { ArtifactReader, Manifest } from '../../artifacts/store.js';
 import type { Plan } from '../config/types.js';
 import { inputHashes, resolveStage } from './resolve.js';
 import type { StageRecord } from './run-records.js';
+import { findCheckpoint, unit } from './resume.js';
 
 export type StageState =
   | { readonly stage: string; readonly state: 'fresh'; readonly key: KeyHash; readonly manifest: Manifest }
@@ -18,6 +19,10 @@ export type StageState =
       readonly state: 'stale';
       readonly key?: KeyHash;
       readonly reasons: readonly StaleReason[];
+      /** The key's record, when the key is known (what a resume lookup needs: runner/execute/resume.ts). */
+      readonly keyRecord?: KeyRecord;
+      /** Set for stages forced to rerun: they run from the start, never from a checkpoint. */
+      readonly forced?: true;
       /**
        * The key could not be computed here (an external file is not present locally, or resolving
        * failed), so which artifacts this stage and those below it use is unknown: gc keeps them.
@@ -53,9 +58,23 @@ export async function computeStatus(
     }
     const { key, found, reasons } = resolution;
     if (key !== undefined && found.status === 'hit' && !reasons.length) return { stage: stage.name, state: 'fresh', key, manifest: found.manifest };
-    return { stage: stage.name, state: 'stale', ...(key === undefined ? { undetermined: true } : { key }), reasons };
+    const forced = force?.has(stage.name) === true ? { forced: true as const } : {};
+    return { stage: stage.name, state: 'stale', ...(key === undefined ? { undetermined: true } : { key, keyRecord: resolution.keyRecord }), reasons, ...forced };
   };
   // The plan lists every stage after its inputs, so each input's promise exists when a stage starts.
   for (const stage of plan.stages) if (!selection || selection.has(stage.name)) states.set(stage.name, stateOf(stage));
   return Promise.all(states.values());
+}
+
+/**
+ * What a stale resumable stage would continue from, for `pipe status`: the same lookup `pipe run`
+ * makes (resume.ts findCheckpoint, read-only), done only for the stages status shows. A string to
+ * append to the stage's reasons, or undefined when there is nothing to say.
+ */
+export async function resumeNote(plan: Plan, store: ArtifactReader, state: StageState): Promise<string | undefined> {
+  if (state.state !== 'stale' || !state.key || !state.keyRecord || state.forced) return undefined;
+  const definition = plan.stages.find((s) => s.name === state.stage)?.definition;
+  const choice = await findCheckpoint(store, definition, state.keyRecord, state.key);
+  if (choice.status === 'resume') return `will resume from ${unit(choice.point)} ${choice.progress} checkpoint (${choice.key.slice(0, 12)})`;
+  return choice.why;
 }

@@ -81,6 +81,8 @@ export function deriveWork(definition: StageDefinition, claimed: ClaimedWork): D
   // Filling defaults back in must give the record's key params again (defaults omitted at default).
   const drift = firstDifference(keyParamsOf(chosen.schema, params), keyParams);
   if (drift !== undefined) throw new JobRefusedError(`params.${drift}`, 'the key record does not hold the key params of its own params');
+  const [cross] = definition.checkParams?.(params) ?? [];
+  if (cross) throw new JobRefusedError(`params.${cross.path.join('.')}`, cross.message);
   const claimedDiff = firstDifference(claimed.params, params);
   if (claimedDiff !== undefined) {
     const at = (p: Params): JsonValue | undefined => claimedDiff.split('.').reduce<JsonValue | undefined>((v, k) => (typeof v === 'object' && v !== null && !Array.isArray(v) ? v[k] : undefined), p);

@@ -10,6 +10,7 @@ import { errorInfo } from './error-info.js';
 import { externalFilesFor } from './external-files.js';
 import type { StageJob, WorkerMessage } from './launcher.js';
 import { deriveWork, JobRefusedError } from './work-check.js';
+import { checkResumeFits } from './resume.js';
 
 const job = workerData as StageJob;
 const port = parentPort;
@@ -35,6 +36,7 @@ async function main(): Promise<void> {
   // What runs comes from the key record, never from the rest of the job (work-check.ts).
   const work = deriveWork(definition, job);
   const external = await externalFilesFor(definition, work.params, job.external, job.keyRecord.files);
+  if (job.resume) checkResumeFits(definition, job.keyRecord, job.resume.artifact.params, job.resume.progress);
   // Throttle progress messages: a fast loop must not flood the main thread.
   let lastProgress = 0;
   const ctx: StageContext = {
@@ -57,6 +59,7 @@ async function main(): Promise<void> {
       return threads;
     },
     external,
+    ...(job.resume ? { resume: { artifact: toInputArtifact(job.resume.artifact), progress: job.resume.progress } } : {}),
   };
   const result = await definition.run(ctx);
   send({ type: 'done', result });

@@ -3,7 +3,7 @@
  * A model is one file exporting a `ModelDefinition`, one registry line, and a params schema
  * in `schemas/models/<name>.schema.json`.
  */
-import type { JsonSchema, JsonValue, Params, ThreadNeed } from '../types.js';
+import type { JsonSchema, JsonValue, ParamProblem, Params, ResumePoint, ThreadNeed } from '../types.js';
 
 /** Features plus labels. `x` is float32 in [0,1]; shape is [N,28,28,1] (image) or [N,D] (flat). */
 export interface Dataset {
@@ -34,6 +34,11 @@ export interface FitContext {
    * resizable model (ModelDefinition.threads) it may change between reads.
    */
   readonly threads?: number;
+  /**
+   * A checkpoint of this same training (same params but fewer or equal epochs) to continue from:
+   * the `checkpoint/` folder a previous fit's `saveCheckpoint` wrote, at `epochs` epochs done.
+   */
+  readonly resume?: { readonly dir: string; readonly epochs: number };
 }
 
 export interface TrainedModel {
@@ -51,6 +56,11 @@ export interface TrainedModel {
    * metrics only, never into saved files: artifact bytes must not depend on how fast a machine is.
    */
   readonly timings?: Record<string, JsonValue> | undefined;
+  /**
+   * Writes the training's raw state after its last epoch (what a later fit needs to continue it
+   * exactly) into `dir` (exists, empty), returning the epochs it holds. Resumable models only.
+   */
+  saveCheckpoint?(dir: string): Promise<{ readonly epochs: number }>;
   dispose?(): void;
 }
 
@@ -71,6 +81,10 @@ export interface ModelDefinition {
    * depend on the thread count.
    */
   threads?(params: Params): ThreadNeed;
+  /** Cross-param checks (StageDefinition.checkParams), on params with defaults filled in. */
+  checkParams?(params: Params): readonly ParamProblem[];
+  /** Models that can continue a fit from a checkpoint (FitContext.resume): StageDefinition.resumePoint. */
+  resumePoint?(keyParams: Params): ResumePoint | undefined;
   fit(train: Dataset, validation: Dataset | undefined, params: Params, ctx: FitContext): Promise<TrainedModel>;
   load(dir: string): Promise<TrainedModel>;
 }

@@ -3,7 +3,10 @@
  * the thread count only the speed. Threads need the compiled helper script, so the threaded fits
  * import the models from dist/ (built by test/global-setup.ts), on real Fashion-MNIST images.
  */
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -168,6 +171,22 @@ describe.skipIf(!existsSync(compiled('cnn')))('data-parallel training on helper 
     return { trained: await mod[model]!.fit(data, val, { ...base, ...params }, ctx), logs };
   };
   const probs = (t: TrainedModel): Promise<Float32Array> => t.predictProba(val.x, val.shape);
+  /** sha256 of every file the train stage would write from `t` (model and checkpoint). */
+  const savedFiles = async (t: TrainedModel): Promise<Record<string, string>> => {
+    const dir = await mkdtemp(join(tmpdir(), 'pipe-dp-'));
+    try {
+      await t.save(dir);
+      await t.saveCheckpoint?.(join(dir, 'checkpoint'));
+      const out: Record<string, string> = {};
+      for (const rel of await readdir(dir, { recursive: true })) {
+        const bytes = await readFile(join(dir, rel)).catch(() => undefined);
+        if (bytes) out[rel] = createHash('sha256').update(bytes).digest('hex');
+      }
+      return out;
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  };
 
   it('cnn (batch norm, dropout): 1, 2 and 3 threads give bit-identical weights and curves', async () => {
     const params = { filters: [8, 16], dense_units: 32, batch_shards: 3 };
@@ -181,6 +200,10 @@ describe.skipIf(!existsSync(compiled('cnn')))('data-parallel training on helper 
     expect(await probs(two.trained)).toEqual(p1);
     expect(await probs(three.trained)).toEqual(p1);
     expect(two.trained.history).toEqual(one.trained.history);
+    // And the same files: model.json records the dropout layers' last seeds, the checkpoint all state.
+    const files = await Promise.all([one, two, three].map((f) => savedFiles(f.trained)));
+    expect(files[1]).toEqual(files[0]);
+    expect(files[2]).toEqual(files[0]);
     // More threads than shards: the extra ones have nothing to compute.
     const many = await fit('cnn', { ...params, batch_shards: 2 }, 8);
     expect(many.trained.timings?.['threads']).toBe(2);

@@ -91,7 +91,7 @@ describe('cache-key params', () => {
     // The code still reads it (filled by the schema), but the key sees the params from before it existed.
     expect(train.params['augment_erase']).toBe(0);
     expect(train.keyParams).not.toHaveProperty('augment_erase');
-    const marked = new Set(['augment_erase', 'label_smoothing', 'weight_decay']);
+    const marked = new Set(['augment_erase', 'label_smoothing', 'weight_decay', 'schedule_epochs']);
     expect(train.keyParams).toEqual(Object.fromEntries(Object.entries(train.params).filter(([key]) => !marked.has(key))));
     // Written at its default, the key is the same; any other value joins the key.
     expect((await planText(TRAIN, ['train.augment_erase=0'])).byName.get('train')!.keyParams).toEqual(train.keyParams);
@@ -110,6 +110,17 @@ describe('cache-key params', () => {
     expect(train.params['weight_decay']).toBe(0);
     expect(train.keyParams).not.toHaveProperty('weight_decay');
     expect((await planText(TRAIN, ['train.weight_decay=0.05'])).byName.get('train')!.keyParams['weight_decay']).toBe(0.05);
+  });
+
+  it('schedule_epochs is marked too: out of the key at 0 (= epochs), in it otherwise; below epochs it is refused at its place', async () => {
+    const train = (await planText(TRAIN)).byName.get('train')!;
+    expect(train.params['schedule_epochs']).toBe(0);
+    expect(train.keyParams).not.toHaveProperty('schedule_epochs');
+    const epochs = Number(train.params['epochs']);
+    expect((await planText(TRAIN, [`train.schedule_epochs=${epochs + 2}`])).byName.get('train')!.keyParams['schedule_epochs']).toBe(epochs + 2);
+    const refused = await problems(TRAIN, [`train.epochs=${epochs + 1}`, `train.schedule_epochs=${epochs}`]);
+    expect(refused).toHaveLength(1);
+    expect(refused[0]).toContain(`stage "train" params: schedule_epochs ${epochs} is less than epochs ${epochs + 1}`);
   });
 
   it('keep every unmarked param, defaults included', async () => {

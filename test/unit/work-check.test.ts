@@ -87,6 +87,17 @@ describe('deriveWork', () => {
     expect(refusal(train, { ...claim, keyRecord: padded, key: keyHash(padded) }).field).toBe('params.weight_decay');
   });
 
+  it('refuses a record whose params the planner would refuse across params (schedule_epochs < epochs)', () => {
+    const train = stage('train-cnn');
+    const claim = claimFor(train);
+    const epochs = Number(train.params['epochs']);
+    const params = { ...train.params, epochs: epochs + 1, schedule_epochs: epochs };
+    const short: KeyRecord = { ...claim.keyRecord, params: { ...claim.keyRecord.params, epochs: epochs + 1, schedule_epochs: epochs } };
+    const refused = refusal(train, { ...claim, keyRecord: short, key: keyHash(short), params });
+    expect(refused.field).toBe('params.schedule_epochs');
+    expect(refused.message).toMatch(/is less than epochs/);
+  });
+
   it('is a final failure on a worker: the same job fails the same way everywhere', () => {
     expect(ON_WORKER_FAILURE['job-refused']).toBe('final');
   });

@@ -16,6 +16,7 @@ import type { Output } from '../run-logger.js';
 import { EXIT } from '../exit-codes.js';
 import { UsageError } from '../usage-error.js';
 import { parseCount } from '../numbers.js';
+import { pruneCheckpointIndex } from '../../execute/resume.js';
 
 export interface GcFlags extends CommonFlags {
   readonly yes?: boolean;
@@ -92,6 +93,8 @@ export async function gcCommand(flags: GcFlags, write: Output): Promise<number> 
     // Re-checked just before deleting: a run may have started using a key since the listing.
     const { deleted, inUse: nowInUse, failed } = await collect(store, doomed);
     write(`\ndeleted ${deleted.length} artifacts, ${bytes(totalSize(deleted))}\n`);
+    // Resume markers of deleted artifacts point at nothing now (runner/execute/resume.ts).
+    await pruneCheckpointIndex(root, new Set(await store.keys()));
     if (nowInUse.length) write(`skipped ${nowInUse.length} now in use by a run that started since the listing: ${nowInUse.map((d) => d.key.slice(0, 12)).join(', ')}\n`);
     for (const { artifact, message } of failed) write(`could not delete ${artifact.key.slice(0, 12)} (${artifact.stage}): ${message}\n`);
     return failed.length ? EXIT.failed : EXIT.ok;

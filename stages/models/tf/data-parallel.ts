@@ -213,6 +213,9 @@ export class DataParallelStep {
       );
     }
     for (const reply of await Promise.all(replies)) for (const o of reply.outcomes) outcomes.set(o.index, o);
+    // The layers end with the last shard's seeds, as when this thread computes every shard: the
+    // saved model.json (and a checkpoint) then holds the same bytes for any thread count.
+    this.computer.setDropoutSeeds(seeds[shards - 1] ?? []);
 
     // Average in shard order, whoever computed each shard: the same sums for any thread count.
     this.sum.fill(0);

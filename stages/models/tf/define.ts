@@ -4,10 +4,11 @@
  */
 import type * as TF from '@tensorflow/tfjs';
 import { initTf, type BackendName } from '../../tf/backend.js';
-import type { JsonSchema, JsonValue, Params } from '../../types.js';
+import type { JsonSchema, JsonValue, ParamProblem, Params, ResumePoint } from '../../types.js';
 import type { Dataset, FitContext, ModelDefinition, TrainedModel } from '../types.js';
 import { trainLoop } from './loop.js';
-import { AUGMENT_PARAMS, num, TRAINING_PARAMS, trainOptions, withDefaults, type AugmentParam, type Resolved, type TrainingParam } from './options.js';
+import { AUGMENT_PARAMS, num, scheduleProblem, TRAINING_PARAMS, trainOptions, withDefaults, type AugmentParam, type Resolved, type TrainingParam } from './options.js';
+import { readCheckpoint, type LoopState } from './checkpoint.js';
 import { Rng } from './prng.js';
 import { countParams, loadTfModel, TfTrainedModel, type TfModelMeta } from './trained.js';
 import { StageInputError } from '../../types.js';
@@ -50,6 +51,8 @@ export function defineTfModel<K extends string>(spec: TfModelSpec<K>): ModelDefi
     // One thread per batch shard (data-parallel.ts); more would have nothing to compute.
     // The loop follows the grant between steps, so it can grow into idle cores.
     threads: (params) => ({ max: num(withDefaults(spec.schema, params, ['batch_shards']), 'batch_shards'), resizable: true }),
+    checkParams: (params) => scheduleProblems(withDefaults(spec.schema, params, ['epochs', 'schedule_epochs'])),
+    resumePoint,
 
     async fit(train: Dataset, validation: Dataset | undefined, params: Params, ctx: FitContext): Promise<TrainedModel> {
       for (const [label, d] of [['train', train], ['validation', validation]] as const) {
@@ -57,6 +60,8 @@ export function defineTfModel<K extends string>(spec: TfModelSpec<K>): ModelDefi
         if (d && d.y.length !== d.shape[0]) throw new StageInputError(`${spec.name}: ${label} has ${d.shape[0]} rows but ${d.y.length} labels`);
       }
       const p = withDefaults(spec.schema, params, keys);
+      const [problem] = scheduleProblems(p);
+      if (problem) throw new StageInputError(`${spec.name}: ${problem.message}`);
       const o = trainOptions(p);
       // No schedule exceeds the base rate, so this one check keeps every step's decay factor positive.
       if (o.learningRate * o.weightDecay >= 1) {
@@ -79,9 +84,10 @@ export function defineTfModel<K extends string>(spec: TfModelSpec<K>): ModelDefi
       });
       try {
         const t0 = performance.now();
-        const result = await trainLoop(tf, model, train, validation, o, ctx);
+        const from = ctx.resume ? await usableCheckpoint(ctx.resume, ctx) : undefined;
+        const result = await trainLoop(tf, model, train, validation, o, ctx, from);
         const seconds = (performance.now() - t0) / 1000;
-        const epochs = result.history.length;
+        const epochs = result.epochsTrained;
         const info: Record<string, JsonValue> = {
           parameters: countParams(model),
           stopped_early: result.stoppedEarly,
@@ -92,6 +98,9 @@ export function defineTfModel<K extends string>(spec: TfModelSpec<K>): ModelDefi
           epoch_s: [...result.epochSeconds],
           // Threads that shared each step's shards: speed only, the weights are the same for any.
           threads: result.threads,
+          // How the fit ran, not what it made: a resumed fit's files equal a straight one's.
+          epochs_trained: result.epochsTrained,
+          ...(from ? { resumed_from_epoch: from.epoch } : {}),
         };
         if (result.bestEpoch !== undefined) info['best_epoch'] = result.bestEpoch;
         const meta: TfModelMeta = {
@@ -105,7 +114,7 @@ export function defineTfModel<K extends string>(spec: TfModelSpec<K>): ModelDefi
           history: result.history,
           info,
         };
-        return new TfTrainedModel(tf, model, meta, backend, timings);
+        return new TfTrainedModel(tf, model, meta, backend, timings, result.state);
       } catch (err) {
         model.dispose();
         throw err;
@@ -114,4 +123,45 @@ export function defineTfModel<K extends string>(spec: TfModelSpec<K>): ModelDefi
 
     load: (dir: string) => loadTfModel(dir, spec.name),
   };
+}
+
+/**
+ * The checkpoint to continue from, or undefined (a log line says why) when it cannot be read: a
+ * straight run writes the same bytes, so an unreadable checkpoint costs time, never correctness.
+ */
+async function usableCheckpoint(resume: NonNullable<FitContext['resume']>, ctx: FitContext): Promise<LoopState | undefined> {
+  try {
+    const state = await readCheckpoint(resume.dir);
+    if (state.epoch !== resume.epochs) throw new Error(`it holds epoch ${state.epoch}, the runner announced ${resume.epochs}`);
+    return state;
+  } catch (error) {
+    ctx.log(`cannot resume from the checkpoint (${(error as Error).message}): training from the start`);
+    return undefined;
+  }
+}
+
+/** schedule_epochs against epochs (options.ts scheduleProblem), located at schedule_epochs. */
+function scheduleProblems(p: Resolved<'epochs' | 'schedule_epochs'>): ParamProblem[] {
+  const message = scheduleProblem(Math.round(num(p, 'epochs')), Math.round(num(p, 'schedule_epochs')));
+  return message ? [{ path: ['schedule_epochs'], message }] : [];
+}
+
+/**
+ * A tfjs training's resume point: everything but `epochs` must match, and the schedule's horizon
+ * (schedule_epochs, 0 resolved to epochs) is compared resolved, so `epochs: 4` and
+ * `epochs: 2, schedule_epochs: 4` share one: the first passes through the second's state.
+ *
+ * Why the key keeps schedule_epochs as written (out of it only at 0, x-key-omit-at-default) rather
+ * than resolved: cached keys stay as they were, and a job's key params must be its params with
+ * defaults left out again (work-check.ts), which a rule that depends on `epochs` would break. So
+ * `epochs: 4` and `epochs: 4, schedule_epochs: 4` are two keys for one training (their
+ * pipe-model.json records the params as written); being one family, whichever runs second
+ * continues from the other's epoch-4 checkpoint and trains no epoch.
+ */
+function resumePoint(keyParams: Params): ResumePoint | undefined {
+  const { epochs, schedule_epochs: horizon, ...family } = keyParams;
+  if (typeof epochs !== 'number') return undefined;
+  // Key params leave schedule_epochs out at its default 0 (x-key-omit-at-default).
+  const resolved = typeof horizon === 'number' && horizon > 0 ? horizon : epochs;
+  return { family, progress: epochs, horizon: resolved, progressParam: 'epochs', horizonParam: 'schedule_epochs' };
 }

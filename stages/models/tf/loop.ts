@@ -11,6 +11,8 @@ import { valueRange } from '../../data/arrays.js';
 import { DataParallelStep } from './data-parallel.js';
 import { learningRateAt, type TrainOptions } from './options.js';
 import { Rng } from './prng.js';
+import type { LoopState, ShapedArray } from './checkpoint.js';
+import { captureOptimizer, restoreOptimizer } from './optimizer-state.js';
 import { ProbabilityScore } from '../../evaluate/metrics.js';
 import { predictBatched } from './trained.js';
 import { decoupledWeightDecay } from './weight-decay.js';
@@ -24,6 +26,10 @@ export interface LoopResult {
   readonly bestEpoch?: number;
   /** Most threads that computed one step's shards (metrics only: results do not depend on it). */
   readonly threads: number;
+  /** The state after the last epoch, before any restore-best swap: what a longer run continues from. */
+  readonly state: LoopState;
+  /** Epochs this call trained (fewer than history.length when it continued a checkpoint). */
+  readonly epochsTrained: number;
 }
 
 
@@ -101,6 +107,28 @@ function makeOptimizer(tf: typeof TF, o: TrainOptions): { optimizer: TF.Optimize
   return { optimizer, setLr: (lr) => ((optimizer as unknown as { learningRate: number }).learningRate = lr) };
 }
 
+async function readWeights(tensors: readonly TF.Tensor[]): Promise<ShapedArray[]> {
+  const out: ShapedArray[] = [];
+  for (const t of tensors) out.push({ shape: [...t.shape], values: Float32Array.from(await t.data()) });
+  return out;
+}
+
+function toTensors(tf: typeof TF, arrays: readonly ShapedArray[]): TF.Tensor[] {
+  return arrays.map((a) => tf.tensor(a.values, [...a.shape]));
+}
+
+/** Throws unless `arrays` have the shapes of the model's weights (a checkpoint of this very model). */
+function checkShapes(model: TF.LayersModel, arrays: readonly ShapedArray[], what: string): void {
+  const want = model.weights.map((w) => w.shape.join(','));
+  const got = arrays.map((a) => a.shape.join(','));
+  if (want.join(';') !== got.join(';')) throw new Error(`checkpoint ${what} do not fit the model: [${got.join('] [')}] vs [${want.join('] [')}]`);
+}
+
+/** The model's Dropout layers, whose `seed` the shard computer sets every step (shard.ts). */
+function dropoutLayers(model: TF.LayersModel): Array<{ seed?: number | undefined }> {
+  return model.layers.filter((l) => l.getClassName() === 'Dropout') as unknown as Array<{ seed?: number | undefined }>;
+}
+
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 export async function trainLoop(
@@ -110,6 +138,8 @@ export async function trainLoop(
   val: Dataset | undefined,
   o: TrainOptions,
   ctx: FitContext,
+  /** A checkpoint of this same training (same options but `epochs`) to continue from. */
+  resume?: LoopState,
 ): Promise<LoopResult> {
   const rng = new Rng(o.seed ^ 0x2545f491);
   const sampleShape = train.shape.slice(1);
@@ -124,7 +154,25 @@ export async function trainLoop(
   const photo = o.augmentPhoto > 0 && rowSize === 784 ? perturbParams() : undefined;
   const random = (): number => rng.next();
 
+  if (resume) {
+    if (resume.epoch > o.epochs) throw new Error(`checkpoint is at epoch ${resume.epoch}, past this training's ${o.epochs}`);
+    if (resume.order.length !== n) throw new Error(`checkpoint orders ${resume.order.length} examples, the training set has ${n}`);
+    checkShapes(model, resume.weights, 'weights');
+    if (resume.bestWeights) checkShapes(model, resume.bestWeights, 'best weights');
+    // Before the stepper exists: its shard computers and helpers read the model's variables.
+    const weights = toTensors(tf, resume.weights);
+    model.setWeights(weights);
+    tf.dispose(weights);
+    rng.setState(resume.rng);
+    const dropouts = dropoutLayers(model);
+    if (resume.dropoutSeeds.length !== dropouts.length) throw new Error(`checkpoint has ${resume.dropoutSeeds.length} dropout seeds, the model ${dropouts.length} dropout layers`);
+    dropouts.forEach((layer, i) => {
+      const seed = resume.dropoutSeeds[i];
+      layer.seed = seed ?? undefined;
+    });
+  }
   const { optimizer, setLr } = makeOptimizer(tf, o);
+  if (resume) await restoreOptimizer(tf, optimizer, resume.optimizer, o.optimizer);
   // tfjs-node already runs each kernel on every core: more instances would only compete.
   const granted = (): number => (tf.getBackend() === 'tensorflow' ? 1 : (ctx.threads ?? 1));
   const stepper = await DataParallelStep.create(tf, model, {
@@ -140,24 +188,25 @@ export async function trainLoop(
   // Decays the training thread's weights after each update; helpers read them at the next step.
   const decay = decoupledWeightDecay(tf, stepper.trainableVariables, o.weightDecay);
   if (stepper.threads > 1) ctx.log(`training on ${stepper.threads} threads (${o.batchShards} shards per batch)`);
-  const order = Int32Array.from({ length: n }, (_, i) => i);
+  const order = resume ? Int32Array.from(resume.order) : Int32Array.from({ length: n }, (_, i) => i);
   const xb = stepper.batchX;
   const yb = stepper.batchY;
   const tmp = new Float32Array(rowSize);
 
-  const history: EpochRecord[] = [];
+  const history: EpochRecord[] = resume ? [...resume.history] : [];
   const epochSeconds: number[] = [];
-  let best = Infinity;
-  let bestEpoch: number | undefined;
-  let bestWeights: TF.Tensor[] | undefined;
-  let wait = 0;
-  let stoppedEarly = false;
-  let step = 0;
+  let best = resume?.best ?? Infinity;
+  let bestEpoch: number | undefined = resume?.bestEpoch;
+  let bestWeights: TF.Tensor[] | undefined = resume?.bestWeights ? toTensors(tf, resume.bestWeights) : undefined;
+  let wait = resume?.wait ?? 0;
+  let stoppedEarly = resume?.stoppedEarly ?? false;
+  let step = resume?.step ?? 0;
   let lr = o.learningRate;
   let peakThreads = 1;
+  const firstEpoch = resume?.epoch ?? 0;
 
   try {
-    for (let epoch = 0; epoch < o.epochs && !stoppedEarly; epoch++) {
+    for (let epoch = firstEpoch; epoch < o.epochs && !stoppedEarly; epoch++) {
       const t0 = performance.now();
       rng.shuffle(order);
       let lossSum = 0;
@@ -234,10 +283,26 @@ export async function trainLoop(
           (stoppedEarly ? ` (early stop: no val_loss improvement for ${o.patience} epochs)` : ''),
       );
     }
+    // Read before restore-best swaps the weights: a longer run continues from the last epoch's.
+    const state: LoopState = {
+      epoch: history.length,
+      step,
+      rng: rng.getState(),
+      order: Int32Array.from(order),
+      history: [...history],
+      stoppedEarly,
+      best,
+      ...(bestEpoch !== undefined ? { bestEpoch } : {}),
+      wait,
+      weights: await readWeights(model.getWeights()),
+      ...(bestWeights ? { bestWeights: await readWeights(bestWeights) } : {}),
+      optimizer: await captureOptimizer(optimizer, o.optimizer),
+      dropoutSeeds: dropoutLayers(model).map((layer) => layer.seed ?? null),
+    };
     // With early stopping on, end on the best val-loss epoch's weights (incl. BN statistics).
     const restored = bestWeights !== undefined && bestEpoch !== history.length;
     if (restored) model.setWeights(bestWeights!);
-    return { history, epochSeconds, stoppedEarly, threads: peakThreads, ...(restored && bestEpoch !== undefined ? { bestEpoch } : {}) };
+    return { history, epochSeconds, stoppedEarly, threads: peakThreads, state, epochsTrained: history.length - firstEpoch, ...(restored && bestEpoch !== undefined ? { bestEpoch } : {}) };
   } finally {
     stepper.dispose();
     bestWeights?.forEach((t) => t.dispose());

@@ -11,6 +11,20 @@ export class Rng {
     this.state = (Math.imul(seed >>> 0, 0x9e3779b1) ^ 0x6d2b79f5) >>> 0;
   }
 
+  /**
+   * The generator's whole state (one uint32): a training checkpoint saves it so a resumed training
+   * draws exactly the numbers the straight one would have drawn next.
+   */
+  getState(): number {
+    return this.state;
+  }
+
+  /** Continues the stream from a state `getState` returned. */
+  setState(state: number): void {
+    if (!Number.isInteger(state) || state < 0 || state > 0xffffffff) throw new Error(`Rng state must be a uint32, got ${state}`);
+    this.state = state >>> 0;
+  }
+
   /** Uniform float in [0, 1). */
   next(): number {
     this.state = (this.state + 0x6d2b79f5) >>> 0;

@@ -139,10 +139,18 @@ export class ShardComputer {
     });
   }
 
+  /**
+   * Sets the Dropout layers' seeds (one per layer). Each shard's forward pass sets its own; the
+   * layers keep the last, and the saved model.json records it in their config.
+   */
+  setDropoutSeeds(seeds: readonly number[]): void {
+    this.dropouts.forEach((d, i) => (d.seed = seeds[i]));
+  }
+
   /** Forward, loss and gradients of one shard; `use` gets them in `trainableVariables` order. */
   private withGradients(x: Float32Array, y: Int32Array, count: number, seeds: readonly number[], use: (grads: readonly TF.Tensor[]) => void): ShardOutcome {
     const { tf } = this;
-    this.dropouts.forEach((d, i) => (d.seed = seeds[i]));
+    this.setDropoutSeeds(seeds);
     let correct: TF.Tensor | undefined;
     const { value, grads } = tf.variableGrads(() => {
       const xs = tf.tensor(x.subarray(0, count * this.rowSize), [count, ...this.sampleShape]);

@@ -11,6 +11,7 @@ import type { EpochRecord, TrainedModel } from '../types.js';
 import { directoryHandler } from './io.js';
 import { StageInputError } from '../../types.js';
 import { ModelFilesError } from '../../errors.js';
+import { writeCheckpoint, type LoopState } from './checkpoint.js';
 
 export const META_JSON = 'pipe-model.json';
 
@@ -58,6 +59,8 @@ export async function predictBatched(
 export class TfTrainedModel implements TrainedModel {
   readonly history: readonly EpochRecord[];
   readonly info: Record<string, JsonValue>;
+  /** Present on a freshly trained model only (a loaded one has no training state). */
+  readonly saveCheckpoint?: (dir: string) => Promise<{ readonly epochs: number }>;
 
   constructor(
     readonly tf: typeof TF,
@@ -67,9 +70,17 @@ export class TfTrainedModel implements TrainedModel {
     readonly backend: string,
     /** Figures of the fit that produced this model (absent after load): metrics, never saved. */
     readonly timings?: Record<string, JsonValue> | undefined,
+    /** The training's raw state after its last epoch (loop.ts), for saveCheckpoint. */
+    checkpoint?: LoopState,
   ) {
     this.history = meta.history;
     this.info = meta.info;
+    if (checkpoint) {
+      this.saveCheckpoint = async (dir) => {
+        await writeCheckpoint(dir, checkpoint);
+        return { epochs: checkpoint.epoch };
+      };
+    }
   }
 
   async predictProba(x: Float32Array, shape: readonly number[]): Promise<Float32Array> {
