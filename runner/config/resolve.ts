@@ -33,6 +33,8 @@ export function resolveStages(config: PipelineConfig, registry: StageRegistry, d
   for (const stage of config.stages) names.set(stage.group, [...(names.get(stage.group) ?? []), stage.name]);
   const allNames = config.stages.map((s) => s.name);
   const kinds = Object.keys(registry);
+  // A sweep value wrong for every variant (an unknown key in matrix: or search.space) is said once.
+  const reported = new Set<string>();
 
   const planned: PlannedStage[] = [];
   for (const stage of config.stages) {
@@ -46,7 +48,7 @@ export function resolveStages(config: PipelineConfig, registry: StageRegistry, d
       });
       continue;
     }
-    const params = resolveParams(config, stage, definition, diagnostics);
+    const params = resolveParams(config, stage, definition, diagnostics, reported);
     const inputs = resolveInputs(config, stage, definition, names, allNames, diagnostics);
     if (!params || !inputs) continue;
     planned.push({
@@ -71,6 +73,7 @@ function resolveParams(
   stage: StageConfig,
   definition: StageDefinition,
   diagnostics: Diagnostic[],
+  reported: Set<string>,
 ): { values: Params; keyParams: Params; provenance: Record<string, Provenance>; impl: string } | undefined {
   const kindDefaults = config.defaults[stage.kind] ?? {};
   const merged: Record<string, JsonValue> = { ...kindDefaults, ...stage.params };
@@ -94,11 +97,11 @@ function resolveParams(
   const { schema, impl } = chosen;
   const { value, problems } = checkSchema(schema, merged);
   for (const problem of problems) {
-    diagnostics.push({
-      severity: 'error',
-      message: `stage "${stage.name}" params: ${problem.message}`,
-      ...paramLocation(config, stage, provenance, problem.path, problem.part),
-    });
+    const location = paramLocation(config, stage, provenance, problem.path, problem.part);
+    const id = `${stage.group}\0${problem.message}\0${String(location.location?.offset)}`;
+    if (reported.has(id)) continue;
+    reported.add(id);
+    diagnostics.push({ severity: 'error', message: `stage "${stage.name}" params: ${problem.message}`, ...location });
   }
   if (problems.length) return undefined;
   for (const key of Object.keys(value)) provenance[key] ??= { source: 'schema-default' };

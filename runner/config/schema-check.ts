@@ -142,8 +142,11 @@ function describe(error: ErrorObject): SchemaProblem {
       return { path, part: 'key', message: `missing required key "${missing}" in ${where}` };
     }
     case 'enum': {
-      const allowed = (error.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v));
-      return { path, part: 'value', message: `${where} must be one of ${allowed.join(', ')}` };
+      const values = (error.params as { allowedValues: unknown[] }).allowedValues;
+      const allowed = values.map((v) => JSON.stringify(v));
+      // A misspelt word (strategy: randon) gets a suggestion; verbose: true puts the value in `data`.
+      const guess = typeof error.data === 'string' ? didYouMean(error.data, values.filter((v): v is string => typeof v === 'string')) : '';
+      return { path, part: 'value', message: `${where} must be one of ${allowed.join(', ')}${guess ? `.${guess}` : ''}` };
     }
     case 'propertyNames': {
       const name = String((error.params as { propertyName: string }).propertyName);
