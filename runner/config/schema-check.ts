@@ -12,7 +12,7 @@ import type { Ajv, ErrorObject, Options, ValidateFunction } from 'ajv';
 import type * as AjvModule from 'ajv';
 import { canonicalJson, sha256 } from '../../artifacts/hash.js';
 import type { JsonSchema } from '../../stages/types.js';
-import { loadSchema, PIPE_KEYWORDS } from '../../stages/schema.js';
+import { loadSchema, PIPE_KEYWORDS, SUGGEST_CLOSEST } from '../../stages/schema.js';
 import { closest, didYouMean } from '../diagnostics.js';
 import type { JsonPath } from './source.js';
 
@@ -144,8 +144,8 @@ function describe(error: ErrorObject): SchemaProblem {
     case 'enum': {
       const values = (error.params as { allowedValues: unknown[] }).allowedValues;
       const allowed = values.map((v) => JSON.stringify(v));
-      // A misspelt word (strategy: randon) gets a suggestion; verbose: true puts the value in `data`.
-      const guess = typeof error.data === 'string' ? didYouMean(error.data, values.filter((v): v is string => typeof v === 'string')) : '';
+      // verbose: true puts the value in `data` and the enum's own schema in `parentSchema`.
+      const guess = error.parentSchema?.[SUGGEST_CLOSEST] === true && typeof error.data === 'string' ? didYouMean(error.data, values.filter((v): v is string => typeof v === 'string')) : '';
       return { path, part: 'value', message: `${where} must be one of ${allowed.join(', ')}${guess ? `.${guess}` : ''}` };
     }
     case 'propertyNames': {
