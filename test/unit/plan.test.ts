@@ -182,7 +182,7 @@ ${extra}  evaluate: { kind: evaluate, inputs: { model: train, data: split } }
     const trains = p.stages.filter((s) => s.group === 'train');
     expect(trains).toHaveLength(3);
     for (const t of trains) {
-      expect(t.name).toBe(`train[l2=${String(t.variant?.['l2'])},learning_rate=${String(t.variant?.['learning_rate'])}]`);
+      expect(t.name).toBe(`train[l2=${JSON.stringify(t.variant?.['l2'])},learning_rate=${JSON.stringify(t.variant?.['learning_rate'])}]`);
       expect(t.params).toMatchObject({ model: 'logistic-regression', epochs: 2, ...t.variant });
       expect(t.provenance['learning_rate']).toEqual({ source: 'sweep', path: ['stages', 'train', 'search', 'space', 'learning_rate'] });
       expect(p.dependencies.get(t.name.replace(/^train/, 'evaluate'))).toEqual(expect.arrayContaining([t.name, 'split']));
