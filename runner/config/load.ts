@@ -11,6 +11,7 @@ import { didYouMean, PipelineInvalidError, type Diagnostic, type Location } from
 import { matrixVariants, parseRef, setParam, variantSuffix, type Variant } from './expand.js';
 import { interpolate } from './interpolate.js';
 import { checkSearch, sampleTrials, SIGNIFICANT_DIGITS, type SearchSpec } from './search.js';
+import { ashaSettings, checkAshaBlock } from './asha.js';
 import { checkSchema } from './schema-check.js';
 import { parseSource, RESERVED_KEYS, type JsonPath, type ParsedSource } from './source.js';
 import { MAX_VARIANTS, type BackendChoice, type PipelineConfig, type Provenance, type StageConfig } from './types.js';
@@ -200,6 +201,7 @@ function expandStages(raw: Record<string, RawStage>, source: ParsedSource, optio
   for (const [group, stage] of Object.entries(raw)) {
     const variants = resolve(group);
     const ownSweep = sweepOf(stage);
+    const asha = stage.search ? ashaSettings(stage.search) : undefined;
     const fileProvenance: Record<string, Provenance> = {};
     for (const key of Object.keys(stage.params ?? {})) fileProvenance[key] = { source: 'file', path: ['stages', group, 'params', key] };
     for (const variant of variants ?? [undefined]) {
@@ -227,6 +229,7 @@ function expandStages(raw: Record<string, RawStage>, source: ParsedSource, optio
         params,
         provenance,
         ...(variant ? { variant } : {}),
+        ...(asha ? { asha } : {}),
         path: ['stages', group],
       });
     }
@@ -268,9 +271,10 @@ function ownVariants(group: string, stage: RawStage, source: ParsedSource, optio
 
 function searchVariants(group: string, search: SearchSpec, source: ParsedSource, diagnostics: Diagnostic[]): Variant[] | undefined {
   const base = ['stages', group, 'search'];
-  const problems = checkSearch(search);
+  const asWritten = (source.data as RawPipeline).stages[group]?.search;
+  const problems = [...checkSearch(search), ...checkAshaBlock(search, Object.keys(asWritten ?? {}))];
   for (const problem of problems) {
-    diagnostics.push({ severity: 'error', message: `stage "${group}" ${problem.message}`, ...(problem.hint !== undefined ? { hint: problem.hint } : {}), ...at(source, [...base, ...problem.path]) });
+    diagnostics.push({ severity: 'error', message: `stage "${group}" ${problem.message}`, ...(problem.hint !== undefined ? { hint: problem.hint } : {}), ...at(source, [...base, ...problem.path], problem.part) });
   }
   if (problems.length) return undefined;
   const trials = sampleTrials(search);

@@ -7,6 +7,7 @@ import type { JsonSchema, JsonValue, Params, StageDefinition, StageVariant } fro
 import { didYouMean, type Diagnostic, type Location } from '../diagnostics.js';
 import { canonicalJson } from '../../artifacts/hash.js';
 import { KEY_OMIT_AT_DEFAULT } from '../../stages/schema.js';
+import { checkAshaStage } from './asha.js';
 import { parseRef } from './expand.js';
 import { checkSchema } from './schema-check.js';
 import type { JsonPath } from './source.js';
@@ -65,7 +66,39 @@ export function resolveStages(config: PipelineConfig, registry: StageRegistry, d
       path: stage.path,
     });
   }
+  refuseAsha(config, registry, planned, diagnostics);
   return planned;
+}
+
+/**
+ * asha searches: their settings are checked against the stage's schema and metrics, and then the
+ * pipeline is refused, because asha cannot run yet; running its trials as a random search instead
+ * would give results the file did not ask for.
+ */
+function refuseAsha(config: PipelineConfig, registry: StageRegistry, planned: readonly PlannedStage[], diagnostics: Diagnostic[]): void {
+  const groups = new Map<string, StageConfig>();
+  for (const stage of config.stages) if (stage.asha && !groups.has(stage.group)) groups.set(stage.group, stage);
+  for (const [group, stage] of groups) {
+    if (!stage.asha) continue;
+    const at = (path: readonly (string | number)[]): { location?: Location } => locationOf(config, [...stage.path, 'search', ...path]);
+    const definition = registry[stage.kind];
+    // A trial whose params failed their own checks was reported already; its schema cannot be asked.
+    const trial = planned.find((p) => p.group === group);
+    if (definition && trial) {
+      const chosen = schemaFor(definition, trial.params);
+      if ('schema' in chosen) {
+        for (const problem of checkAshaStage(stage.asha, stage.kind, chosen.schema, trial.params, definition.validationMetrics)) {
+          diagnostics.push({ severity: 'error', message: `stage "${group}" ${problem.message}`, ...(problem.hint !== undefined ? { hint: problem.hint } : {}), ...at(problem.path) });
+        }
+      }
+    }
+    diagnostics.push({
+      severity: 'error',
+      message: `stage "${group}" uses search strategy asha, whose execution is not available yet; nothing was run rather than run its trials some other way`,
+      hint: 'for now, use strategy: random with the same samples and space (and drop resource, min, max, eta, metric, mode)',
+      ...at(['strategy']),
+    });
+  }
 }
 
 function resolveParams(

@@ -101,7 +101,8 @@ function pointerToPath(pointer: string): (string | number)[] {
 /** oneOf/anyOf produce one error per branch plus a summary; keep the most useful ones. */
 function simplify(errors: ErrorObject[]): ErrorObject[] {
   const oneOfPaths = new Set(errors.filter((e) => e.keyword === 'oneOf' || e.keyword === 'anyOf').map((e) => e.instancePath));
-  const kept = errors.filter((e) => e.keyword === 'oneOf' || e.keyword === 'anyOf' || !oneOfPaths.has(e.instancePath));
+  // An if/then adds "must match "then" schema" beside the failure inside `then`, which says it all.
+  const kept = errors.filter((e) => e.keyword !== 'if' && (e.keyword === 'oneOf' || e.keyword === 'anyOf' || !oneOfPaths.has(e.instancePath)));
   // "missing kind" next to an unknown "kindd" is the same mistake: keep only the specific message.
   const misspelt = new Set(
     kept

@@ -39,15 +39,24 @@ export type SearchDimension = readonly JsonValue[] | RangeDimension;
 
 /** The `search:` block after schema validation (schema defaults filled in). */
 export interface SearchSpec {
-  readonly strategy: string;
+  readonly strategy: 'random' | 'asha';
   readonly samples: number;
   readonly seed: number;
   readonly space: Readonly<Record<string, SearchDimension>>;
+  // asha's settings (runner/config/asha.ts); the schema requires them with strategy: asha.
+  readonly resource?: string;
+  readonly min?: number;
+  readonly max?: number;
+  readonly eta?: number;
+  readonly metric?: string;
+  readonly mode?: 'max' | 'min';
 }
 
 export interface SearchProblem {
   /** Relative to the `search:` block. */
   readonly path: JsonPath;
+  /** Point at the key rather than the value. */
+  readonly part?: 'key' | 'value';
   readonly message: string;
   readonly hint?: string;
 }
