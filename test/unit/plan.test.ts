@@ -197,7 +197,7 @@ ${extra}  evaluate: { kind: evaluate, inputs: { model: train, data: split } }
 
   it('refuses bad blocks at their YAML line', async () => {
     const bad = async (search: string, extra = ''): Promise<string> => (await problems(SEARCH(search, extra))).join('\n');
-    expect(await bad(SPACE.replace('random', 'randon'))).toMatch(/p\.yaml:11:17: error: "stages\.train\.search\.strategy" must be one of "random"\. Did you mean "random"\?/);
+    expect(await bad(SPACE.replace('random', 'randon'))).toMatch(/p\.yaml:11:17: error: "stages\.train\.search\.strategy" must be one of "random", "asha"\. Did you mean "random"\?/);
     expect(await bad(SPACE.replace('min: 0.0001, max: 0.01', 'min: 0.1, max: 0.01'))).toMatch(/p\.yaml:14:31: error: stage "train" search space "learning_rate": min 0\.1 is greater than max 0\.01/);
     expect(await bad(SPACE.replace('min: 0.0001', 'min: 0'))).toMatch(/p\.yaml:14:31: error: stage "train" search space "learning_rate": log: true needs min > 0, got 0/);
     expect(await bad(SPACE.replace('samples: 3', 'samples: 0'))).toMatch(/p\.yaml:12:16: error: "stages\.train\.search\.samples" must be >= 1/);
@@ -208,6 +208,16 @@ ${extra}  evaluate: { kind: evaluate, inputs: { model: train, data: split } }
     const unknown = await bad(SPACE.replace('l2:', 'l3:'));
     expect(unknown.match(/unknown key "l3"/g)).toHaveLength(1);
     expect(unknown).toMatch(/p\.yaml:15:9: error: stage "train\[.*\]" params: unknown key "l3"\. Did you mean "l2"\?/);
+  });
+
+  it('asha is checked, then refused: it never runs as some other strategy', async () => {
+    const asha = `${SPACE.replace('random', 'asha')}\n      resource: epochs\n      min: 1\n      max: 9\n      metric: val_accuracy`;
+    const text = (await problems(SEARCH(asha))).join('\n');
+    expect(text).toMatch(/p\.yaml:11:17: error: stage "train" uses search strategy asha, whose execution is not available yet/);
+    expect(text.match(/error:/g)).toHaveLength(1);
+    const wrong = (await problems(SEARCH(asha.replace('epochs', 'momentum').replace('val_accuracy', 'val_los')))).join('\n');
+    expect(wrong).toMatch(/asha resource "momentum" of train does not accept min 1 and max 9/);
+    expect(wrong).toMatch(/asha metric "val_los" is not reported by train\. Did you mean "val_loss"\?/);
   });
 });
 
