@@ -41,4 +41,12 @@ export function loadSchema(name: string): JsonSchema {
  * ajv so strict compilation knows it and checks that its value is a boolean.
  */
 export const KEY_OMIT_AT_DEFAULT = 'x-key-omit-at-default';
-export const PIPE_KEYWORDS = [{ keyword: KEY_OMIT_AT_DEFAULT, schemaType: 'boolean' }] as const;
+/**
+ * On an `enum`: a value outside it gets "Did you mean …?" with the closest allowed one. Opt-in per
+ * enum, because closeness is not always meaning: backend "gpu" is one letter from "cpu".
+ */
+export const SUGGEST_CLOSEST = 'x-suggest-closest';
+export const PIPE_KEYWORDS = [
+  { keyword: KEY_OMIT_AT_DEFAULT, schemaType: 'boolean' },
+  { keyword: SUGGEST_CLOSEST, schemaType: 'boolean' },
+] as const;

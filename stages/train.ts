@@ -29,7 +29,10 @@ function classCount(data: InputArtifact, labels: Uint8Array[]): number {
 
 const VAL_BATCH = 1000;
 
-async function scoreValidation(trained: TrainedModel, val: Dataset): Promise<Record<string, number>> {
+/** What scoreValidation reports; the definition declares them so a plan can check a metric name. */
+const VALIDATION_METRICS = ['val_accuracy', 'val_loss'] as const;
+
+async function scoreValidation(trained: TrainedModel, val: Dataset): Promise<Record<(typeof VALIDATION_METRICS)[number], number>> {
   const n = val.y.length;
   const row = val.shape.slice(1).reduce((a, b) => a * b, 1);
   const score = new ProbabilityScore();
@@ -59,6 +62,7 @@ export const train: StageDefinition = {
     },
   ],
   schema: loadSchema('stages/train'),
+  validationMetrics: VALIDATION_METRICS,
   // `model` picks the implementation: the runner validates the other params against the model's
   // schema and puts the model's version into the cache key.
   variant: {

@@ -158,6 +158,11 @@ export interface StageDefinition {
   /** True for stages whose output depends on the TensorFlow.js backend (the backend joins the key). */
   readonly usesBackend?: boolean;
   /**
+   * Metrics every run reports when its input has a validation set, known before it runs: what a
+   * search may rank trials by (runner/config/asha.ts checks a search's metric against them).
+   */
+  readonly validationMetrics?: readonly string[];
+  /**
    * True for stages that run a trained model's code (train, and every stage that loads a model from
    * an upstream artifact): their threads load the pipeline's plugin models, and the code of plugin
    * models upstream joins their key. The one home of that rule (stage-runner.ts, plan-code.ts).

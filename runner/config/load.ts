@@ -10,6 +10,8 @@ import { loadSchema } from '../../stages/schema.js';
 import { didYouMean, PipelineInvalidError, type Diagnostic, type Location } from '../diagnostics.js';
 import { matrixVariants, parseRef, setParam, variantSuffix, type Variant } from './expand.js';
 import { interpolate } from './interpolate.js';
+import { checkSearch, sampleTrials, SIGNIFICANT_DIGITS, type SearchSpec } from './search.js';
+import { ashaSettings, checkAshaBlock } from './asha.js';
 import { checkSchema } from './schema-check.js';
 import { parseSource, RESERVED_KEYS, type JsonPath, type ParsedSource } from './source.js';
 import { MAX_VARIANTS, type BackendChoice, type PipelineConfig, type Provenance, type StageConfig } from './types.js';
@@ -21,6 +23,15 @@ interface RawStage {
   params?: Record<string, JsonValue>;
   matrix?: Record<string, JsonValue[]>;
   foreach?: Record<string, JsonValue>[];
+  search?: SearchSpec;
+}
+
+type SweepKey = 'matrix' | 'foreach' | 'search';
+const SWEEP_KEYS: readonly SweepKey[] = ['matrix', 'foreach', 'search'];
+
+/** The sweep a stage declares itself (the first, if it wrongly declares several). */
+function sweepOf(stage: RawStage): SweepKey | undefined {
+  return SWEEP_KEYS.find((key) => stage[key] !== undefined);
 }
 
 interface RawPipeline {
@@ -104,7 +115,8 @@ export async function loadPipeline(path: string, options: LoadOptions): Promise<
     diagnostics.push({ severity: 'error', message: problem.message, ...at(source, problem.path, problem.part) });
   }
   if (diagnostics.length) throw new PipelineInvalidError(diagnostics);
-  const raw = source.data as RawPipeline;
+  // The validated copy: it carries the schema's defaults (search.seed, backend).
+  const raw = shape.value as RawPipeline;
 
   const overrides = (options.overrides ?? []).map((text) => parseOverride(text, diagnostics)).filter((o): o is Override => o !== undefined);
   let vars: Record<string, JsonValue> = raw.params ?? {};
@@ -162,20 +174,7 @@ function expandStages(raw: Record<string, RawStage>, source: ParsedSource, optio
     const stage = raw[group];
     if (!stage || visiting.has(group)) return undefined; // dangling refs and cycles are reported by the planner
     visiting.add(group);
-    let own: Variant[] | undefined;
-    // Counted before expanding: a 6-axis matrix can mean 200,000 variants, each planned and keyed.
-    const count = stage.matrix ? Object.values(stage.matrix).reduce((n, values) => n * values.length, 1) : (stage.foreach?.length ?? 0);
-    const limit = options.maxVariants ?? MAX_VARIANTS;
-    if (count > limit) {
-      const sweep = stage.matrix ? 'matrix' : 'foreach';
-      diagnostics.push({
-        severity: 'error',
-        message: `stage "${group}" ${sweep} expands to ${count.toLocaleString('en-US')} variants, more than the limit of ${limit.toLocaleString('en-US')}`,
-        hint: `sweep fewer values, or raise the limit with --max-variants ${count}`,
-        ...at(source, ['stages', group, sweep], 'key'),
-      });
-    } else if (stage.matrix) own = matrixVariants(stage.matrix);
-    else if (stage.foreach) own = stage.foreach;
+    const own = ownVariants(group, stage, source, options, diagnostics);
     let inherited: Variant[] | undefined;
     let inheritedFrom: string | undefined;
     for (const [input, ref] of Object.entries(stage.inputs ?? {})) {
@@ -190,7 +189,7 @@ function expandStages(raw: Record<string, RawStage>, source: ParsedSource, optio
       inheritedFrom = parseRef(ref).group;
     }
     if (own && inherited) {
-      diagnostics.push({ severity: 'error', message: `stage "${group}" declares a sweep and also depends on the swept stage "${inheritedFrom ?? ''}"; sweep one of them`, ...at(source, ['stages', group, stage.matrix ? 'matrix' : 'foreach'], 'key') });
+      diagnostics.push({ severity: 'error', message: `stage "${group}" declares a sweep and also depends on the swept stage "${inheritedFrom ?? ''}"; sweep one of them`, ...at(source, ['stages', group, sweepOf(stage) ?? 'matrix'], 'key') });
     }
     visiting.delete(group);
     const result = own ?? inherited;
@@ -201,7 +200,8 @@ function expandStages(raw: Record<string, RawStage>, source: ParsedSource, optio
   const out: StageConfig[] = [];
   for (const [group, stage] of Object.entries(raw)) {
     const variants = resolve(group);
-    const ownSweep = stage.matrix ? 'matrix' : stage.foreach ? 'foreach' : undefined;
+    const ownSweep = sweepOf(stage);
+    const asha = stage.search ? ashaSettings(stage.search) : undefined;
     const fileProvenance: Record<string, Provenance> = {};
     for (const key of Object.keys(stage.params ?? {})) fileProvenance[key] = { source: 'file', path: ['stages', group, 'params', key] };
     for (const variant of variants ?? [undefined]) {
@@ -211,7 +211,9 @@ function expandStages(raw: Record<string, RawStage>, source: ParsedSource, optio
       if (variant && ownSweep) {
         for (const [key, value] of Object.entries(variant)) {
           params = setParam(params, key, value);
-          provenance[key.split('.')[0] ?? key] = { source: 'sweep', path: ['stages', group, ownSweep] };
+          // A search points at its space key: the one line that made this value.
+          const path = ownSweep === 'search' ? ['stages', group, 'search', 'space', key] : ['stages', group, ownSweep];
+          provenance[key.split('.')[0] ?? key] = { source: 'sweep', path };
         }
       }
       const inputs: Record<string, string | readonly string[]> = {};
@@ -227,11 +229,64 @@ function expandStages(raw: Record<string, RawStage>, source: ParsedSource, optio
         params,
         provenance,
         ...(variant ? { variant } : {}),
+        ...(asha ? { asha } : {}),
         path: ['stages', group],
       });
     }
   }
   return out;
+}
+
+/** The variants a stage's own sweep makes (undefined: none, or refused with diagnostics). */
+function ownVariants(group: string, stage: RawStage, source: ParsedSource, options: LoadOptions, diagnostics: Diagnostic[]): Variant[] | undefined {
+  const sweep = sweepOf(stage);
+  if (sweep === undefined) return undefined;
+  const others = SWEEP_KEYS.filter((key) => key !== sweep && stage[key] !== undefined);
+  if (others.length) {
+    diagnostics.push({
+      severity: 'error',
+      message: `stage "${group}" declares both ${sweep}: and ${others.join(': and ')}:; a stage sweeps one way`,
+      hint: sweep === 'search' || others.includes('search') ? 'put fixed choices into search.space as lists (a list is a uniform choice), or sweep a copy of the stage' : 'merge them into one foreach: list',
+      ...at(source, ['stages', group, others[0] ?? sweep], 'key'),
+    });
+    return undefined;
+  }
+  // Counted before expanding: a 6-axis matrix can mean 200,000 variants, each planned and keyed.
+  const count = stage.matrix ? Object.values(stage.matrix).reduce((n, values) => n * values.length, 1) : stage.search ? stage.search.samples : (stage.foreach?.length ?? 0);
+  const limit = options.maxVariants ?? MAX_VARIANTS;
+  if (count > limit) {
+    diagnostics.push({
+      severity: 'error',
+      message: `stage "${group}" ${sweep} expands to ${count.toLocaleString('en-US')} variants, more than the limit of ${limit.toLocaleString('en-US')}`,
+      hint: `${sweep === 'search' ? 'lower samples' : 'sweep fewer values'}, or raise the limit with --max-variants ${count}`,
+      ...(sweep === 'search' ? at(source, ['stages', group, 'search', 'samples']) : at(source, ['stages', group, sweep], 'key')),
+    });
+    return undefined;
+  }
+  if (stage.matrix) return matrixVariants(stage.matrix);
+  if (stage.foreach) return stage.foreach;
+  if (!stage.search) return undefined;
+  return searchVariants(group, stage.search, source, diagnostics);
+}
+
+function searchVariants(group: string, search: SearchSpec, source: ParsedSource, diagnostics: Diagnostic[]): Variant[] | undefined {
+  const base = ['stages', group, 'search'];
+  const asWritten = (source.data as RawPipeline).stages[group]?.search;
+  const problems = [...checkSearch(search), ...checkAshaBlock(search, Object.keys(asWritten ?? {}))];
+  for (const problem of problems) {
+    diagnostics.push({ severity: 'error', message: `stage "${group}" ${problem.message}`, ...(problem.hint !== undefined ? { hint: problem.hint } : {}), ...at(source, [...base, ...problem.path], problem.part) });
+  }
+  if (problems.length) return undefined;
+  const trials = sampleTrials(search);
+  if (!trials) {
+    diagnostics.push({
+      severity: 'error',
+      message: `stage "${group}" search could not draw ${search.samples} distinct trials: its ranges are too narrow for that many at ${SIGNIFICANT_DIGITS} significant digits`,
+      hint: 'widen a range, add a dimension, or lower samples',
+      ...at(source, [...base, 'samples']),
+    });
+  }
+  return trials;
 }
 
 function sameVariants(a: readonly Variant[], b: readonly Variant[]): boolean {

@@ -7,6 +7,7 @@ import type { JsonSchema, JsonValue, Params, StageDefinition, StageVariant } fro
 import { didYouMean, type Diagnostic, type Location } from '../diagnostics.js';
 import { canonicalJson } from '../../artifacts/hash.js';
 import { KEY_OMIT_AT_DEFAULT } from '../../stages/schema.js';
+import { checkAshaStage } from './asha.js';
 import { parseRef } from './expand.js';
 import { checkSchema } from './schema-check.js';
 import type { JsonPath } from './source.js';
@@ -33,6 +34,8 @@ export function resolveStages(config: PipelineConfig, registry: StageRegistry, d
   for (const stage of config.stages) names.set(stage.group, [...(names.get(stage.group) ?? []), stage.name]);
   const allNames = config.stages.map((s) => s.name);
   const kinds = Object.keys(registry);
+  // A sweep value wrong for every variant (an unknown key in matrix: or search.space) is said once.
+  const reported = new Set<string>();
 
   const planned: PlannedStage[] = [];
   for (const stage of config.stages) {
@@ -46,7 +49,7 @@ export function resolveStages(config: PipelineConfig, registry: StageRegistry, d
       });
       continue;
     }
-    const params = resolveParams(config, stage, definition, diagnostics);
+    const params = resolveParams(config, stage, definition, diagnostics, reported);
     const inputs = resolveInputs(config, stage, definition, names, allNames, diagnostics);
     if (!params || !inputs) continue;
     planned.push({
@@ -63,7 +66,39 @@ export function resolveStages(config: PipelineConfig, registry: StageRegistry, d
       path: stage.path,
     });
   }
+  refuseAsha(config, registry, planned, diagnostics);
   return planned;
+}
+
+/**
+ * asha searches: their settings are checked against the stage's schema and metrics, and then the
+ * pipeline is refused, because asha cannot run yet; running its trials as a random search instead
+ * would give results the file did not ask for.
+ */
+function refuseAsha(config: PipelineConfig, registry: StageRegistry, planned: readonly PlannedStage[], diagnostics: Diagnostic[]): void {
+  const groups = new Map<string, StageConfig>();
+  for (const stage of config.stages) if (stage.asha && !groups.has(stage.group)) groups.set(stage.group, stage);
+  for (const [group, stage] of groups) {
+    if (!stage.asha) continue;
+    const at = (path: readonly (string | number)[]): { location?: Location } => locationOf(config, [...stage.path, 'search', ...path]);
+    const definition = registry[stage.kind];
+    // A trial whose params failed their own checks was reported already; its schema cannot be asked.
+    const trial = planned.find((p) => p.group === group);
+    if (definition && trial) {
+      const chosen = schemaFor(definition, trial.params);
+      if ('schema' in chosen) {
+        for (const problem of checkAshaStage(stage.asha, stage.kind, chosen.schema, trial.params, definition.validationMetrics)) {
+          diagnostics.push({ severity: 'error', message: `stage "${group}" ${problem.message}`, ...(problem.hint !== undefined ? { hint: problem.hint } : {}), ...at(problem.path) });
+        }
+      }
+    }
+    diagnostics.push({
+      severity: 'error',
+      message: `stage "${group}" uses search strategy asha, whose execution is not available yet; nothing was run rather than run its trials some other way`,
+      hint: 'for now, use strategy: random with the same samples and space (and drop resource, min, max, eta, metric, mode)',
+      ...at(['strategy']),
+    });
+  }
 }
 
 function resolveParams(
@@ -71,6 +106,7 @@ function resolveParams(
   stage: StageConfig,
   definition: StageDefinition,
   diagnostics: Diagnostic[],
+  reported: Set<string>,
 ): { values: Params; keyParams: Params; provenance: Record<string, Provenance>; impl: string } | undefined {
   const kindDefaults = config.defaults[stage.kind] ?? {};
   const merged: Record<string, JsonValue> = { ...kindDefaults, ...stage.params };
@@ -94,11 +130,11 @@ function resolveParams(
   const { schema, impl } = chosen;
   const { value, problems } = checkSchema(schema, merged);
   for (const problem of problems) {
-    diagnostics.push({
-      severity: 'error',
-      message: `stage "${stage.name}" params: ${problem.message}`,
-      ...paramLocation(config, stage, provenance, problem.path, problem.part),
-    });
+    const location = paramLocation(config, stage, provenance, problem.path, problem.part);
+    const id = `${stage.group}\0${problem.message}\0${String(location.location?.offset)}`;
+    if (reported.has(id)) continue;
+    reported.add(id);
+    diagnostics.push({ severity: 'error', message: `stage "${stage.name}" params: ${problem.message}`, ...location });
   }
   if (problems.length) return undefined;
   // Checks between params (schedule_epochs ≥ epochs), reported where the first one was written.

@@ -12,7 +12,7 @@ import type { Ajv, ErrorObject, Options, ValidateFunction } from 'ajv';
 import type * as AjvModule from 'ajv';
 import { canonicalJson, sha256 } from '../../artifacts/hash.js';
 import type { JsonSchema } from '../../stages/types.js';
-import { loadSchema, PIPE_KEYWORDS } from '../../stages/schema.js';
+import { loadSchema, PIPE_KEYWORDS, SUGGEST_CLOSEST } from '../../stages/schema.js';
 import { closest, didYouMean } from '../diagnostics.js';
 import type { JsonPath } from './source.js';
 
@@ -101,7 +101,8 @@ function pointerToPath(pointer: string): (string | number)[] {
 /** oneOf/anyOf produce one error per branch plus a summary; keep the most useful ones. */
 function simplify(errors: ErrorObject[]): ErrorObject[] {
   const oneOfPaths = new Set(errors.filter((e) => e.keyword === 'oneOf' || e.keyword === 'anyOf').map((e) => e.instancePath));
-  const kept = errors.filter((e) => e.keyword === 'oneOf' || e.keyword === 'anyOf' || !oneOfPaths.has(e.instancePath));
+  // An if/then adds "must match "then" schema" beside the failure inside `then`, which says it all.
+  const kept = errors.filter((e) => e.keyword !== 'if' && (e.keyword === 'oneOf' || e.keyword === 'anyOf' || !oneOfPaths.has(e.instancePath)));
   // "missing kind" next to an unknown "kindd" is the same mistake: keep only the specific message.
   const misspelt = new Set(
     kept
@@ -142,8 +143,11 @@ function describe(error: ErrorObject): SchemaProblem {
       return { path, part: 'key', message: `missing required key "${missing}" in ${where}` };
     }
     case 'enum': {
-      const allowed = (error.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v));
-      return { path, part: 'value', message: `${where} must be one of ${allowed.join(', ')}` };
+      const values = (error.params as { allowedValues: unknown[] }).allowedValues;
+      const allowed = values.map((v) => JSON.stringify(v));
+      // verbose: true puts the value in `data` and the enum's own schema in `parentSchema`.
+      const guess = error.parentSchema?.[SUGGEST_CLOSEST] === true && typeof error.data === 'string' ? didYouMean(error.data, values.filter((v): v is string => typeof v === 'string')) : '';
+      return { path, part: 'value', message: `${where} must be one of ${allowed.join(', ')}${guess ? `.${guess}` : ''}` };
     }
     case 'propertyNames': {
       const name = String((error.params as { propertyName: string }).propertyName);

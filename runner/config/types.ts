@@ -2,6 +2,7 @@
 import type { JsonValue, Params, StageDefinition } from '../../stages/types.js';
 import type { Diagnostic } from '../diagnostics.js';
 import type { JsonPath, ParsedSource } from './source.js';
+import type { AshaSettings } from './asha.js';
 
 /** `--backend` / `backend:` values (the CLI offers and completes these). */
 export const BACKENDS = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
@@ -30,6 +31,8 @@ export interface StageConfig {
   readonly provenance: Readonly<Record<string, Provenance>>;
   /** Swept values of this variant (param → value), absent for plain stages. */
   readonly variant?: Readonly<Record<string, JsonValue>>;
+  /** On every trial of a `search: { strategy: asha }`: checked by the planner, then refused (resolve.ts). */
+  readonly asha?: AshaSettings;
   /** YAML path of the stage in the file. */
   readonly path: JsonPath;
 }

@@ -166,6 +166,72 @@ describe('sweeps', () => {
   });
 });
 
+describe('search sweeps', () => {
+  const SEARCH = (search: string, extra = ''): string => `stages:
+  load: { kind: load }
+  norm: { kind: normalize, inputs: { data: load } }
+  flat: { kind: flatten, inputs: { data: norm } }
+  split: { kind: split, inputs: { data: flat } }
+  train:
+    kind: train
+    inputs: { data: split }
+    params: { model: logistic-regression, epochs: 2 }
+    search:
+${search}
+${extra}  evaluate: { kind: evaluate, inputs: { model: train, data: split } }
+  best: { kind: select, inputs: { candidates: "train[*]" }, params: { metric: val_accuracy } }
+  report: { kind: report, inputs: { trainings: ["train[*]"], evaluations: ["evaluate[*]"] } }
+`;
+  const SPACE = `      strategy: random
+      samples: 3
+      space:
+        learning_rate: { min: 0.0001, max: 0.01, log: true }
+        l2: [0, 0.01]`;
+
+  it('expands into variants that single-input dependents follow and list inputs collect', async () => {
+    const p = await planText(SEARCH(SPACE));
+    const trains = p.stages.filter((s) => s.group === 'train');
+    expect(trains).toHaveLength(3);
+    for (const t of trains) {
+      expect(t.name).toBe(`train[l2=${JSON.stringify(t.variant?.['l2'])},learning_rate=${JSON.stringify(t.variant?.['learning_rate'])}]`);
+      expect(t.params).toMatchObject({ model: 'logistic-regression', epochs: 2, ...t.variant });
+      expect(t.provenance['learning_rate']).toEqual({ source: 'sweep', path: ['stages', 'train', 'search', 'space', 'learning_rate'] });
+      expect(p.dependencies.get(t.name.replace(/^train/, 'evaluate'))).toEqual(expect.arrayContaining([t.name, 'split']));
+    }
+    expect(p.byName.get('best')?.inputs['candidates']?.refs).toEqual(trains.map((t) => t.name));
+    expect(p.byName.get('report')?.inputs['evaluations']?.refs).toHaveLength(3);
+    // The default seed is the schema's (0): writing it changes nothing.
+    const seeded = await planText(SEARCH(`${SPACE}
+      seed: 0`));
+    expect(seeded.stages.map((s) => s.name)).toEqual(p.stages.map((s) => s.name));
+  });
+
+  it('refuses bad blocks at their YAML line', async () => {
+    const bad = async (search: string, extra = ''): Promise<string> => (await problems(SEARCH(search, extra))).join('\n');
+    expect(await bad(SPACE.replace('random', 'randon'))).toMatch(/p\.yaml:11:17: error: "stages\.train\.search\.strategy" must be one of "random", "asha"\. Did you mean "random"\?/);
+    expect(await bad(SPACE.replace('min: 0.0001, max: 0.01', 'min: 0.1, max: 0.01'))).toMatch(/p\.yaml:14:31: error: stage "train" search space "learning_rate": min 0\.1 is greater than max 0\.01/);
+    expect(await bad(SPACE.replace('min: 0.0001', 'min: 0'))).toMatch(/p\.yaml:14:31: error: stage "train" search space "learning_rate": log: true needs min > 0, got 0/);
+    expect(await bad(SPACE.replace('samples: 3', 'samples: 0'))).toMatch(/p\.yaml:12:16: error: "stages\.train\.search\.samples" must be >= 1/);
+    expect(await bad(SPACE.replace('samples: 3', 'samples: 5000'))).toMatch(/p\.yaml:12:16: error: stage "train" search expands to 5,000 variants, more than the limit of 1,000/);
+    expect(await bad(SPACE.replace('[0, 0.01]', '[]'))).toMatch(/p\.yaml:15:13: error: "stages\.train\.search\.space\.l2" must NOT have fewer than 1 items/);
+    expect(await bad(SPACE, '    matrix: { epochs: [1, 2] }\n')).toMatch(/p\.yaml:10:5: error: stage "train" declares both matrix: and search:; a stage sweeps one way/);
+    // Checked against the stage's schema like a matrix key, and said once, not once per trial.
+    const unknown = await bad(SPACE.replace('l2:', 'l3:'));
+    expect(unknown.match(/unknown key "l3"/g)).toHaveLength(1);
+    expect(unknown).toMatch(/p\.yaml:15:9: error: stage "train\[.*\]" params: unknown key "l3"\. Did you mean "l2"\?/);
+  });
+
+  it('asha is checked, then refused: it never runs as some other strategy', async () => {
+    const asha = `${SPACE.replace('random', 'asha')}\n      resource: epochs\n      min: 1\n      max: 9\n      metric: val_accuracy`;
+    const text = (await problems(SEARCH(asha))).join('\n');
+    expect(text).toMatch(/p\.yaml:11:17: error: stage "train" uses search strategy asha, whose execution is not available yet/);
+    expect(text.match(/error:/g)).toHaveLength(1);
+    const wrong = (await problems(SEARCH(asha.replace('epochs', 'momentum').replace('val_accuracy', 'val_los')))).join('\n');
+    expect(wrong).toMatch(/asha resource "momentum" of train does not accept min 1 and max 9/);
+    expect(wrong).toMatch(/asha metric "val_los" is not reported by train\. Did you mean "val_loss"\?/);
+  });
+});
+
 describe('Plan is opaque', () => {
   it('only plan.ts makes one: a copy of a real plan with its brand dropped is not a Plan (checked by tsc)', async () => {
     const real = await planText('stages:\n  load: { kind: load }\n');

@@ -84,7 +84,7 @@ export async function compareCommand(file: string, flags: CompareFlags, write: O
   const planned = await planFile(file, flags);
   const rows = sortRows(await collectVariants(planned, flags), flags.sort, flags.asc === true);
   if (!rows.length) {
-    write(`${file} declares no sweep (add matrix: or foreach: to a stage)\n`);
+    write(`${file} declares no sweep (add matrix:, foreach: or search: to a stage)\n`);
     return 0;
   }
   // Only params whose values differ between variants, then every metric.
