@@ -55,8 +55,8 @@ export function encodeNpy(data: NpyData, shape: readonly number[]): Buffer {
   return Buffer.concat([header(dtypeOf(data), shape), body]);
 }
 
-/** Parses `.npy` bytes; `file` only names the source in errors. */
-export function decodeNpy(bytes: Buffer, file = '<buffer>'): NpyArray {
+/** The header of `.npy` bytes (the first bytes of the file suffice): dtype, shape, where the data starts. */
+function parseHeader(bytes: Buffer, file: string): { dtype: NpyDtype; shape: number[]; offset: number } {
   if (bytes.length < 10 || !bytes.subarray(0, 6).equals(MAGIC)) throw new NpyFormatError(file, 'bad magic');
   const major = bytes[6];
   const headerLen = major === 1 ? bytes.readUInt16LE(8) : bytes.readUInt32LE(8);
@@ -68,7 +68,25 @@ export function decodeNpy(bytes: Buffer, file = '<buffer>'): NpyArray {
   const dtype = (Object.keys(DESCR) as NpyDtype[]).find((d) => DESCR[d] === descr);
   if (!dtype || shapeText === undefined) throw new NpyFormatError(file, `unsupported header ${text.trim()}`);
   const shape = shapeText.split(',').map((s) => s.trim()).filter(Boolean).map(Number);
-  const offset = start + headerLen;
+  return { dtype, shape, offset: start + headerLen };
+}
+
+/** Dtype and shape of a `.npy` file, reading only its header (previews of arrays of hundreds of MB). */
+export async function readNpyHeader(file: string): Promise<{ dtype: NpyDtype; shape: number[] }> {
+  const handle = await open(file, 'r');
+  try {
+    const head = Buffer.alloc(4096);
+    const { bytesRead } = await handle.read(head, 0, head.length, 0);
+    const { dtype, shape } = parseHeader(head.subarray(0, bytesRead), file);
+    return { dtype, shape };
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Parses `.npy` bytes; `file` only names the source in errors. */
+export function decodeNpy(bytes: Buffer, file = '<buffer>'): NpyArray {
+  const { dtype, shape, offset } = parseHeader(bytes, file);
   const count = shape.reduce((a, b) => a * b, 1);
   const body = bytes.subarray(offset);
   // Copy so the typed array is aligned and owns its memory.

@@ -1,0 +1,42 @@
+/** `pipe ui [file.yaml…]`: serve the read-only web app over the store until interrupted. */
+import { pipelineFiles } from '../gc-plan.js';
+import { storeRoot, type CommonFlags } from '../context.js';
+import { parseCount } from '../numbers.js';
+import type { Output } from '../run-logger.js';
+import { UsageError } from '../usage-error.js';
+
+export interface UiFlags extends CommonFlags {
+  readonly files: readonly string[];
+  readonly port?: string;
+  readonly host?: string;
+}
+
+export async function uiCommand(flags: UiFlags, write: Output): Promise<number> {
+  const port = flags.port === undefined ? 4141 : parseCount(flags.port, '--port', 0, 65535);
+  const files = await pipelineFiles(flags.files);
+  if (!files.length) throw new UsageError('no pipeline files: name them (pipe ui pipelines/tiny.yaml) or run pipe ui where ./pipelines holds .yaml files');
+  const host = flags.host ?? '127.0.0.1';
+  const { startUi } = await import('../../ui/server.js');
+  let server;
+  try {
+    server = await startUi({ files, root: storeRoot(flags), flags, host, port });
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code === 'EADDRINUSE') throw new UsageError(`port ${port} on ${host} is in use: pick another with --port N (0 picks a free one)`);
+    if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') throw new UsageError(`--host ${host}: not an address of this machine`);
+    throw error;
+  }
+  write(`pipe ui: ${server.url} (read-only; store ${storeRoot(flags)}; ${files.join(', ')}). Ctrl-C to stop.\n`);
+  const open = server;
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  await open.close();
+  return 0;
+}
