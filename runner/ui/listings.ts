@@ -18,7 +18,7 @@ export function runRow(record: RunRecord): RunRow {
     if (entry.status === 'ran') seconds += entry.seconds ?? 0;
     if (entry.status === 'failed') failed.push({ stage, error: entry.error ?? '' });
   }
-  return { id: String(record.id), pipeline: String(record.pipeline), file: String(record.file), started_at: String(record.started_at), finished_at: String(record.finished_at), interrupted: record.interrupted === true, counts, seconds, failed };
+  return { id: String(record.id), pipeline: String(record.pipeline), file: String(record.file), started_at: String(record.started_at), finished_at: String(record.finished_at), interrupted: Boolean(record.interrupted), counts, seconds, failed };
 }
 
 /**

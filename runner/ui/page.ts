@@ -34,6 +34,7 @@ table.grid th,table.grid td{border-bottom:1px solid var(--line);padding:3px 8px;
 table.grid th{background:var(--bg);position:sticky;top:0;cursor:default}
 table.grid th.sortable{cursor:pointer}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
+#artifact-table code{word-break:break-all}
 code,pre{font:12px ui-monospace,SFMono-Regular,Menlo,monospace}
 pre.log{background:var(--bg);padding:8px;max-height:320px;overflow:auto;white-space:pre-wrap}
 .muted{color:var(--muted)}
@@ -49,12 +50,13 @@ tr.picked td{background:#ddf4ff}
 .controls label{display:inline-flex;gap:3px;align-items:center}
 `;
 
-export function pageHtml(title: string): string {
+export function pageHtml(title: string, modules: readonly string[]): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>
 <meta name="viewport" content="width=device-width,initial-scale=1"><link rel="icon" href="data:,">
 <style>${STYLE}</style>
 <script>performance.mark('ui-start')</script>
+${modules.map((m) => `<link rel="modulepreload" href="/app/${escapeHtml(m)}">`).join('\n')}
 </head><body>
 <header><h1>pipe ui</h1>
 <nav><a href="#/graph" data-view="graph">Graph</a><a href="#/runs" data-view="runs">Runs</a><a href="#/sweep" data-view="sweep">Sweep</a><a href="#/artifacts" data-view="artifacts">Artifacts</a></nav>

@@ -20,7 +20,7 @@ import { pageHtml } from './page.js';
 import { RunTail } from './run-tail.js';
 import { EventHub } from './sse.js';
 import { stagePayload } from './stage-info.js';
-import { staticFile } from './static-files.js';
+import { clientModules, staticFile } from './static-files.js';
 import { watchPipelineFiles } from './watch.js';
 
 export interface UiOptions {
@@ -75,6 +75,7 @@ export async function startUi(options: UiOptions): Promise<UiServer> {
   const { files, root, flags } = options;
   const store = await LocalStoreReader.openReadOnly(root);
   const hub = new EventHub();
+  const page = pageHtml(`pipe ui · ${files.join(', ')}`, await clientModules());
   const board = new Board(files, root, flags, store, (graph) => hub.send('graph', graph));
   await board.refreshAll();
   const tail = new RunTail(root, board, {
@@ -157,7 +158,7 @@ export async function startUi(options: UiOptions): Promise<UiServer> {
     const url = new URL(request.url ?? '/', 'http://localhost');
     if (url.pathname === '/') {
       response.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
-      response.end(pageHtml(`pipe ui · ${files.join(', ')}`));
+      response.end(page);
       return;
     }
     if (url.pathname === '/api/events') {

@@ -3,7 +3,7 @@
  * two libraries it uses, read from node_modules so the page works offline (no CDN): dagre lays out
  * the graph, plotly.js draws the charts.
  */
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +16,11 @@ function vendorFiles(): Record<string, string> {
     'dagre.js': join(dirname(require.resolve('@dagrejs/dagre')), 'dagre.min.js'),
     'plotly.js': require.resolve('plotly.js-dist-min'),
   };
+}
+
+/** The client's module names, for the page to preload them all at once instead of import by import. */
+export async function clientModules(): Promise<string[]> {
+  return (await readdir(CLIENT_DIR).catch(() => [] as string[])).filter((n) => /^[a-z][a-z0-9-]*\.js$/.test(n)).sort();
 }
 
 export interface StaticFile {

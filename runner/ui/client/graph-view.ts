@@ -10,6 +10,36 @@ const NODE_W = 180;
 const NODE_H = 38;
 const SVG = 'http://www.w3.org/2000/svg';
 const STATES = ['fresh', 'stale', 'never-run', 'queued', 'running', 'failed'] as const;
+/** A sweep with more variants than this is drawn as one node per stage group (its panel lists them). */
+export const COLLAPSE_OVER = 8;
+/** A group's state is its most urgent variant's. */
+const URGENCY: readonly GraphStage['state'][] = ['failed', 'running', 'queued', 'stale', 'never-run', 'fresh'];
+
+export const GROUP_PREFIX = 'group:';
+
+/** The node a stage is drawn as: itself, or its group's node when the group is collapsed. */
+export function nodeIds(graph: GraphPayload): Map<string, string> {
+  const sizes = new Map<string, number>();
+  for (const s of graph.stages) sizes.set(s.group, (sizes.get(s.group) ?? 0) + 1);
+  return new Map(graph.stages.map((s) => [s.name, (sizes.get(s.group) ?? 0) > COLLAPSE_OVER ? `${GROUP_PREFIX}${s.group}` : s.name]));
+}
+
+interface DrawnNode {
+  readonly id: string;
+  readonly label: string;
+  readonly members: GraphStage[];
+}
+
+function drawnNodes(graph: GraphPayload, ids: ReadonlyMap<string, string>): DrawnNode[] {
+  const nodes = new Map<string, DrawnNode>();
+  for (const s of graph.stages) {
+    const id = ids.get(s.name) ?? s.name;
+    let node = nodes.get(id);
+    if (!node) nodes.set(id, (node = { id, label: id.startsWith(GROUP_PREFIX) ? s.group : s.name, members: [] }));
+    node.members.push(s);
+  }
+  return [...nodes.values()];
+}
 
 export class GraphView {
   private shape = '';
@@ -29,22 +59,35 @@ export class GraphView {
       this.container.innerHTML = html`<h2>${graph.file}</h2><p class="error" id="graph-error">${graph.error}</p>`.text;
       return;
     }
+    const ids = nodeIds(graph);
+    const nodes = drawnNodes(graph, ids);
     const shape = JSON.stringify(graph.stages.map((s) => [s.name, s.deps]));
-    if (shape !== this.shape || !this.svg?.isConnected) this.layout(graph, shape);
-    for (const stage of graph.stages) this.update(stage);
+    if (shape !== this.shape || !this.svg?.isConnected) this.layout(nodes, ids, shape);
+    for (const node of nodes) this.update(node);
     const counts = STATES.map((s) => [s, graph.stages.filter((x) => x.state === s).length] as const).filter(([, n]) => n > 0);
     const summary = this.container.querySelector('#graph-summary');
     if (summary) summary.textContent = `${graph.pipeline}: ${counts.map(([s, n]) => `${n} ${s}`).join(', ')}${graph.liveRun ? ` · run ${graph.liveRun} in progress` : ''}`;
   }
 
-  private layout(graph: GraphPayload, shape: string): void {
+  private layout(nodes: readonly DrawnNode[], ids: ReadonlyMap<string, string>, shape: string): void {
     this.shape = shape;
     const lib = dagre();
     const g = new lib.graphlib.Graph();
     g.setGraph({ rankdir: 'LR', nodesep: 8, ranksep: 40, marginx: 8, marginy: 8 });
     g.setDefaultEdgeLabel(() => ({}));
-    for (const s of graph.stages) g.setNode(s.name, { width: NODE_W, height: NODE_H });
-    for (const s of graph.stages) for (const d of s.deps) g.setEdge(d, s.name);
+    for (const n of nodes) g.setNode(n.id, { width: NODE_W, height: NODE_H });
+    const edges = new Set<string>();
+    for (const n of nodes) {
+      for (const s of n.members) {
+        for (const d of s.deps) {
+          const from = ids.get(d) ?? d;
+          if (from !== n.id && !edges.has(`${from}\n${n.id}`)) {
+            edges.add(`${from}\n${n.id}`);
+            g.setEdge(from, n.id);
+          }
+        }
+      }
+    }
     lib.layout(g);
     const size = g.graph();
     const legend = STATES.map((s) => html`<span><i class="swatch-${s}" style="background:var(--${s === 'never-run' ? 'never' : s})"></i>${s}</span>`);
@@ -56,42 +99,55 @@ export class GraphView {
     svg.setAttribute('viewBox', `0 0 ${w} ${h}`);
     svg.style.width = `min(100%, ${w}px)`;
     svg.style.height = 'auto';
-    const edges = g
+    const paths = g
       .edges()
       .map((e) => `<path class="edge" d="M${g.edge(e).points.map((p) => `${p.x.toFixed(1)},${p.y.toFixed(1)}`).join('L')}" marker-end="url(#arrow)"></path>`)
       .join('');
-    svg.innerHTML = `<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="6" markerHeight="6" orient="auto"><path d="M0,0L10,5L0,10z" fill="#8c959f"></path></marker></defs>${edges}`;
+    svg.innerHTML = `<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="6" markerHeight="6" orient="auto"><path d="M0,0L10,5L0,10z" fill="#8c959f"></path></marker></defs>${paths}`;
     this.nodes.clear();
-    for (const s of graph.stages) {
-      const n = g.node(s.name);
+    for (const s of nodes) {
+      const n = g.node(s.id);
       const node = document.createElementNS(SVG, 'g');
       node.classList.add('node');
-      node.dataset['stage'] = s.name;
+      node.dataset['stage'] = s.id;
       node.setAttribute('transform', `translate(${(n.x - NODE_W / 2).toFixed(1)},${(n.y - NODE_H / 2).toFixed(1)})`);
       node.setAttribute('tabindex', '0');
       node.setAttribute('role', 'button');
       // Built as markup with every value escaped: stage names come from the pipeline file.
-      node.innerHTML = `<title>${escapeHtml(s.name)}</title><rect width="${NODE_W}" height="${NODE_H}"></rect><text x="8" y="15" class="name">${escapeHtml(s.name.length > 28 ? `${s.name.slice(0, 27)}…` : s.name)}</text><text x="8" y="29" class="state muted"></text><rect class="bar" x="0" y="${NODE_H - 4}" height="4" width="0"></rect>`;
-      node.addEventListener('click', () => this.onPick(s.name));
+      const label = s.id.startsWith(GROUP_PREFIX) ? `${s.label} ×${s.members.length}` : s.label;
+      node.innerHTML = `<title>${escapeHtml(label)}</title><rect width="${NODE_W}" height="${NODE_H}"></rect><text x="8" y="15" class="name">${escapeHtml(label.length > 28 ? `${label.slice(0, 27)}…` : label)}</text><text x="8" y="29" class="state muted"></text><rect class="bar" x="0" y="${NODE_H - 4}" height="4" width="0"></rect>`;
+      node.addEventListener('click', () => this.onPick(s.id));
       node.addEventListener('keydown', (e) => {
-        if (e.key === 'Enter') this.onPick(s.name);
+        if (e.key === 'Enter') this.onPick(s.id);
       });
       svg.append(node);
-      this.nodes.set(s.name, node);
+      this.nodes.set(s.id, node);
     }
     this.container.append(svg);
     this.svg = svg;
   }
 
-  private update(stage: GraphStage): void {
-    const node = this.nodes.get(stage.name);
+  private update(drawn: DrawnNode): void {
+    const node = this.nodes.get(drawn.id);
     if (!node) return;
-    for (const s of STATES) node.classList.toggle(`state-${s}`, s === stage.state);
-    node.classList.toggle('selected', stage.name === this.selected);
-    node.dataset['state'] = stage.state;
+    const grouped = drawn.id.startsWith(GROUP_PREFIX);
+    const state = URGENCY.find((u) => drawn.members.some((m) => m.state === u)) ?? 'fresh';
+    for (const s of STATES) node.classList.toggle(`state-${s}`, s === state);
+    node.classList.toggle('selected', drawn.id === this.selected || drawn.members.some((m) => m.name === this.selected));
+    node.dataset['state'] = state;
     const title = node.querySelector('title');
-    if (title) title.textContent = [stage.name, stage.state, ...stage.reasons, stage.error ?? ''].filter(Boolean).join('\n');
-    this.setProgress(stage.name, stage.state, stage.progress, stage.reasons[0]);
+    const only = drawn.members[0];
+    if (grouped || !only) {
+      const counts = STATES.map((s) => [s, drawn.members.filter((m) => m.state === s).length] as const).filter(([, n]) => n > 0);
+      const text = counts.map(([s, n]) => `${n} ${s}`).join(', ');
+      if (title) title.textContent = `${drawn.label}: ${drawn.members.length} variants\n${text}`;
+      const label = node.querySelector('text.state');
+      if (label) label.textContent = text;
+      node.querySelector('rect.bar')?.setAttribute('width', String(((NODE_W * drawn.members.filter((m) => m.state === 'fresh').length) / drawn.members.length).toFixed(1)));
+      return;
+    }
+    if (title) title.textContent = [only.name, only.state, ...only.reasons, only.error ?? ''].filter(Boolean).join('\n');
+    this.setProgress(only.name, only.state, only.progress, only.reasons[0]);
   }
 
   /** A progress message: only the bar and the label move. */

@@ -7,9 +7,9 @@ import type { GraphPayload, ProgressMessage } from '../api-types.js';
 import { getJson } from './api.js';
 import { renderArtifacts } from './artifacts-view.js';
 import { html } from './escape.js';
-import { GraphView } from './graph-view.js';
+import { GROUP_PREFIX, GraphView } from './graph-view.js';
 import { renderRuns } from './runs-view.js';
-import { renderStagePanel } from './stage-panel.js';
+import { renderGroupPanel, renderStagePanel } from './stage-panel.js';
 import { SweepView, type SweepState } from './sweep-view.js';
 
 type View = 'graph' | 'runs' | 'sweep' | 'artifacts';
@@ -62,6 +62,11 @@ function showGraph(r: Route, file: string): void {
   }
   const stage = r.query.get('stage') ?? undefined;
   graphView.render(graph, stage);
+  if (stage?.startsWith(GROUP_PREFIX)) {
+    panel.dataset['stage'] = '';
+    renderGroupPanel(panel, graph, stage.slice(GROUP_PREFIX.length));
+    return;
+  }
   const selected = stage === undefined ? undefined : graph.stages.find((s) => s.name === stage);
   if (selected && (panel.dataset['stage'] !== `${file}\n${stage}` || panelState !== selected.state)) {
     panel.dataset['stage'] = `${file}\n${stage}`;
