@@ -37,9 +37,15 @@ export interface EventLog {
 export function eventLog(file: string, warn: (message: string) => void): EventLog {
   let lines: string[] = [];
   let timer: NodeJS.Timeout | undefined;
-  let writing: Promise<void> = mkdir(join(file, '..'), { recursive: true }).then(() => undefined);
   let failed = false;
   let closed = false;
+  const fail = (error: unknown): void => {
+    if (failed) return;
+    failed = true;
+    warn(`could not write the run's event log ${file} (pipe ui will not show this run live): ${(error as Error).message}`);
+  };
+  // Settled by fail, never rejected: a failure here must not become an unhandled rejection.
+  let writing: Promise<void> = mkdir(join(file, '..'), { recursive: true }).then(() => undefined, fail);
   // Per stage: when its last progress event was written, and the one held back since.
   const lastProgress = new Map<string, number>();
   const heldProgress = new Map<string, RunEvent>();
@@ -50,13 +56,7 @@ export function eventLog(file: string, warn: (message: string) => void): EventLo
     if (!lines.length) return;
     const text = lines.join('');
     lines = [];
-    writing = writing
-      .then(() => appendFile(file, text))
-      .catch((error: unknown) => {
-        if (failed) return;
-        failed = true;
-        warn(`could not write the run's event log ${file} (pipe ui will not show this run live): ${(error as Error).message}`);
-      });
+    writing = writing.then(() => (failed ? undefined : appendFile(file, text))).catch(fail);
   };
   const push = (event: RunEvent): void => {
     lines.push(`${JSON.stringify({ ...event, t: Date.now() })}\n`);
