@@ -27,6 +27,8 @@ svg.graph .edge{fill:none;stroke:#8c959f;stroke-width:1.2}
 .state-queued rect{fill:#fbefff;stroke:var(--queued)}
 .state-failed rect{fill:#ffebe9;stroke:var(--failed)}
 .node .bar{fill:var(--running);stroke:none}
+.node .bar.share{fill:var(--fresh);opacity:.5}
+.badge.state-fresh{background:#dafbe1;border-color:var(--fresh)}.badge.state-stale{background:#fff8c5;border-color:var(--stale)}.badge.state-never-run{border-style:dashed}.badge.state-running{background:#ddf4ff;border-color:var(--running)}.badge.state-queued{background:#fbefff;border-color:var(--queued)}.badge.state-failed{background:#ffebe9;border-color:var(--failed)}
 .legend span{display:inline-block;margin-right:10px}
 .legend i{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:4px;vertical-align:-1px}
 table.grid{border-collapse:collapse;margin:6px 0 12px}
@@ -43,8 +45,11 @@ pre.log{background:var(--bg);padding:8px;max-height:320px;overflow:auto;white-sp
 .imgs img{width:84px;height:84px;image-rendering:pixelated;margin:2px;border:1px solid var(--line)}
 canvas.samples{image-rendering:pixelated;border:1px solid var(--line)}
 .plot{width:440px;height:300px}
-#sweep-scroll{height:420px;overflow:auto;border:1px solid var(--line);position:relative}
+#sweep-scroll{height:360px;overflow:auto;border:1px solid var(--line);position:relative}
 #sweep-scroll table{margin:0}
+#sweep-table td{height:24px;padding:0 8px;line-height:22px;white-space:nowrap}
+#sweep-table input{margin:0;vertical-align:middle}
+.side{display:flex;gap:24px;flex-wrap:wrap;align-items:flex-start}
 tr.picked td{background:#ddf4ff}
 .controls{margin:6px 0;display:flex;gap:8px;flex-wrap:wrap;align-items:center}
 .controls label{display:inline-flex;gap:3px;align-items:center}

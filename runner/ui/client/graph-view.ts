@@ -143,6 +143,8 @@ export class GraphView {
       if (title) title.textContent = `${drawn.label}: ${drawn.members.length} variants\n${text}`;
       const label = node.querySelector('text.state');
       if (label) label.textContent = text;
+      // For a group, the bar is the share of its variants that are fresh.
+      node.querySelector('rect.bar')?.classList.add('share');
       node.querySelector('rect.bar')?.setAttribute('width', String(((NODE_W * drawn.members.filter((m) => m.state === 'fresh').length) / drawn.members.length).toFixed(1)));
       return;
     }

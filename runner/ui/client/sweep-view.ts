@@ -14,6 +14,8 @@ import { plot } from './vendor.js';
 
 const ROW_H = 24;
 const OVERSCAN = 10;
+/** One collator for every text sort: localeCompare would build one per comparison. */
+const COLLATOR = new Intl.Collator(undefined, { numeric: true });
 
 type Cell = number | string;
 
@@ -102,13 +104,17 @@ export class SweepView {
       <details><summary>columns</summary>${this.columns.map((c) => html`<label><input type="checkbox" data-col="${c.id}" ${chosen.has(c.id) ? 'checked' : ''} ${c.id === 'variant' ? 'disabled' : ''}>${c.label}</label> `)}</details>
       <span id="sweep-count" class="muted"></span></div>
       <div id="sweep-scroll"><table class="grid" id="sweep-table"><thead></thead><tbody></tbody></table></div>
-      <div class="controls"><label>x <select id="scatter-x">${params.map((c) => html`<option value="${c.id}">${c.label}</option>`)}</select></label>
+      <div class="side"><div><div class="controls"><label>x <select id="scatter-x">${params.map((c) => html`<option value="${c.id}">${c.label}</option>`)}</select></label>
       <label>y <select id="scatter-y">${metrics.map((c) => html`<option value="${c.id}">${c.label}</option>`)}</select></label></div>
-      <div class="plot" id="sweep-scatter"></div>
-      <h3>Compare two variants <span class="muted">(tick two rows)</span></h3><div id="sweep-diff"></div>`.text;
+      <div class="plot" id="sweep-scatter"></div></div>
+      <div><h3>Compare two variants <span class="muted">(tick two rows)</span></h3><div id="sweep-diff"></div></div></div>`.text;
     this.scroller = this.container.querySelector<HTMLElement>('#sweep-scroll')!;
     this.body = this.container.querySelector<HTMLElement>('#sweep-table tbody')!;
     this.scroller.addEventListener('scroll', () => this.renderRows(), { passive: true });
+    this.container.querySelector('#sweep-table thead')?.addEventListener('click', (e) => {
+      const th = (e.target as HTMLElement).closest<HTMLElement>('th[data-sort]');
+      if (th) this.sortBy(th.dataset['sort'] ?? '');
+    });
     const filter = this.container.querySelector<HTMLInputElement>('#sweep-filter')!;
     filter.addEventListener('input', () => {
       this.state.q = filter.value;
@@ -156,16 +162,26 @@ export class SweepView {
               if (Number.isNaN(y)) return -1;
               return sign * (x - y);
             }
-          : (a, b) => sign * String(v[a]).localeCompare(String(v[b])),
+          : (a, b) => sign * COLLATOR.compare(String(v[a]), String(v[b])),
       );
     }
     this.order = rows;
-    const head = this.container.querySelector('#sweep-table thead')!;
-    head.innerHTML = html`<tr><th></th>${this.visible.map((c) => html`<th class="sortable" data-sort="${c.id}">${c.label}${c.id === this.state.sort ? (this.state.desc ? ' ▼' : ' ▲') : ''}</th>`)}</tr>`.text;
-    for (const th of head.querySelectorAll<HTMLElement>('th[data-sort]')) th.addEventListener('click', () => this.sortBy(th.dataset['sort'] ?? ''));
+    const head = this.container.querySelector<HTMLElement>('#sweep-table thead')!;
+    // The header is rebuilt only when the columns change; a sort moves the arrow only.
+    const columns = this.visible.map((c) => c.id).join('\n');
+    if (head.dataset['columns'] !== columns) {
+      head.dataset['columns'] = columns;
+      head.innerHTML = html`<tr><th></th>${this.visible.map((c) => html`<th class="sortable" data-sort="${c.id}">${c.label}<span class="arrow"></span></th>`)}</tr>`.text;
+    }
+    for (const th of head.querySelectorAll<HTMLElement>('th[data-sort]')) {
+      const arrow = th.querySelector('.arrow');
+      if (arrow) arrow.textContent = th.dataset['sort'] === this.state.sort ? (this.state.desc ? ' ▼' : ' ▲') : '';
+    }
     const count = this.container.querySelector('#sweep-count');
     if (count) count.textContent = `${rows.length} of ${this.data!.rows.length} shown`;
     this.renderRows();
+    // Reading a layout property makes the browser lay the new rows out now, inside the measurement.
+    void this.body?.offsetHeight;
     this.lastSortMs = performance.now() - t0;
     document.body.dataset['sweepSortMs'] = String(this.lastSortMs);
   }
