@@ -180,8 +180,8 @@ export class SweepView {
     const count = this.container.querySelector('#sweep-count');
     if (count) count.textContent = `${rows.length} of ${this.data!.rows.length} shown`;
     this.renderRows();
-    // Reading a layout property makes the browser lay the new rows out now, inside the measurement.
-    void this.body?.offsetHeight;
+    // Asking for a box makes the browser lay the new rows out now, inside the measurement.
+    this.body?.getBoundingClientRect();
     this.lastSortMs = performance.now() - t0;
     document.body.dataset['sweepSortMs'] = String(this.lastSortMs);
   }
