@@ -1,4 +1,5 @@
 /** `pipe ui [file.yaml…]`: serve the read-only web app over the store until interrupted. */
+import { existsSync } from 'node:fs';
 import { pipelineFiles } from '../gc-plan.js';
 import { storeRoot, type CommonFlags } from '../context.js';
 import { parseCount } from '../numbers.js';
@@ -15,6 +16,10 @@ export async function uiCommand(flags: UiFlags, write: Output): Promise<number> 
   const port = flags.port === undefined ? 4141 : parseCount(flags.port, '--port', 0, 65535);
   const files = await pipelineFiles(flags.files);
   if (!files.length) throw new UsageError('no pipeline files: name them (pipe ui pipelines/tiny.yaml) or run pipe ui where ./pipelines holds .yaml files');
+  // A file that does not exist now is a typo, not a pipeline to watch for: say so before serving.
+  // (One deleted or broken later shows its error in the page instead.)
+  const missing = files.filter((f) => !existsSync(f));
+  if (missing.length) throw new UsageError(`no such pipeline file: ${missing.join(', ')}`);
   const host = flags.host ?? '127.0.0.1';
   const { startUi } = await import('../../ui/server.js');
   let server;
