@@ -155,10 +155,19 @@ export class Board {
     this.rerender(pipeline);
   }
 
-  /** Progress only: no re-render (the caller pushes the small progress message instead). */
+  /**
+   * Progress only: the stored graphs take it (a page opened now sees it), but nothing is pushed
+   * (the caller sends the small progress message instead of whole graphs).
+   */
   setProgress(pipeline: string, stage: string, progress: UiProgress): void {
-    const entry = this.live.get(pipeline)?.stages.get(stage);
-    if (entry) this.live.get(pipeline)!.stages.set(stage, { ...entry, progress });
+    const live = this.live.get(pipeline);
+    const entry = live?.stages.get(stage);
+    if (!live || !entry) return;
+    live.stages.set(stage, { ...entry, progress });
+    for (const file of this.filesOf(pipeline)) {
+      const graph = this.graphs.get(file);
+      if (graph) this.graphs.set(file, { ...graph, stages: graph.stages.map((s) => (s.name === stage && s.state === entry.state ? { ...s, progress } : s)) });
+    }
   }
 
   runEnded(pipeline: string, run: string): void {

@@ -14,6 +14,7 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHROMIUM, launchChromium } from '../../bench/browser.js';
 import { startUiProcess } from '../../bench/ui.js';
+import { buildSyntheticStore } from '../../bench/ui-store.js';
 import { CLI } from '../e2e/rig.js';
 import { sharedTinyStore } from '../e2e/tiny-store.js';
 
@@ -193,6 +194,26 @@ stages:
     expect(await page.locator('#runs-table tbody tr').count()).toBeGreaterThanOrEqual(2);
     expect(errors).toEqual([]);
     expect(requests).toEqual([]);
+    await page.close();
+  });
+
+  it('shows hostile strings from the store as text, never as markup', { timeout: 120_000 }, async () => {
+    const evil = '<img src=x onerror="window.__pwned=1">';
+    const synthetic = await buildSyntheticStore(join(root, 'evil'), { variants: 10, artifacts: 30, evil });
+    const url = await serve(['synthetic.yaml', '--store', 'store'], synthetic.dir);
+    const page = await open(`${url}#/graph?stage=split`);
+    await page.waitForSelector('#metrics-table tr[data-metric="note"]', { timeout: 30_000 });
+    expect(await page.textContent('#metrics-table tr[data-metric="note"] td:nth-child(2)')).toBe(JSON.stringify(evil));
+    expect(await page.locator('#files-table').innerText()).toContain(evil.replace(/\//g, '_'));
+    expect(await page.locator('#panel img').count()).toBe(0);
+    await page.goto(`${url}#/artifacts`);
+    await page.waitForSelector('#artifacts-table tbody tr', { timeout: 30_000 });
+    await page.goto(`${url}#/sweep?file=synthetic.yaml&q=${encodeURIComponent(evil)}`);
+    await page.waitForSelector('#sweep-filter', { timeout: 30_000 });
+    expect(await page.inputValue('#sweep-filter')).toBe(evil);
+    expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+    expect(await page.locator('#view img').count()).toBe(0);
+    expect(errors).toEqual([]);
     await page.close();
   });
 });

@@ -3,7 +3,7 @@
  * nothing trained), the download endpoint refusing anything a manifest does not name, read-only
  * and host checks, the live stream, and the escaping every page string goes through.
  */
-import { appendFile, mkdtemp, rm } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { get, request } from 'node:http';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -161,6 +161,40 @@ describe('pipe ui server', () => {
     const graph = JSON.parse(await message) as { file: string; stages: unknown[] };
     expect(graph.file).toBe(synthetic.pipeline);
     expect(graph.stages).toHaveLength(44);
+  });
+
+  it("shows a live run's stages as it reports them: queued, running with progress, failed, then the store's state", async () => {
+    type Stage = { name: string; state: string; progress?: { done: number; total: number }; error?: string };
+    const split = async (): Promise<Stage> => (await json<{ pipelines: { stages: Stage[]; liveRun?: string }[] }>('/api/pipelines')).pipelines[0]!.stages.find((s) => s.name === 'split')!;
+    /** Polls the server until `check` holds (the tail reads logs every 250 ms). */
+    const poll = async <T>(get: () => Promise<T>, check: (value: T) => boolean): Promise<T> => {
+      const deadline = Date.now() + 20_000;
+      for (;;) {
+        const value = await get();
+        if (check(value)) return value;
+        if (Date.now() > deadline) throw new Error(`never reached the state wanted; last ${JSON.stringify(value)}`);
+        await new Promise((done) => setTimeout(done, 50));
+      }
+    };
+    const until = (check: (s: Stage) => boolean): Promise<Stage> => poll(split, check);
+    // A run of this very process (so it counts as alive), written as runner/execute/event-log.ts does.
+    const log = join(synthetic.store, 'runs', `2099-01-01T00-00-00-000Z-${process.pid}.events.ndjson`);
+    const key = 'b'.repeat(64);
+    const write = (event: Record<string, unknown>): Promise<void> => appendFile(log, `${JSON.stringify({ ...event, t: Date.now() })}\n`);
+    await mkdir(join(synthetic.store, 'runs'), { recursive: true });
+    await write({ type: 'run-start', pipeline: 'synthetic', stages: ['split'], jobs: 1, store: synthetic.store });
+    await write({ type: 'stage-queued', stage: 'split', key, priority: 1 });
+    await until((s) => s.state === 'queued');
+    expect((await json<{ live: string[] }>('/api/runs')).live).toEqual([`2099-01-01T00-00-00-000Z-${process.pid}`]);
+    await write({ type: 'stage-start', stage: 'split', key, reasons: [] });
+    await write({ type: 'stage-progress', stage: 'split', done: 3, total: 4, label: 'splitting' });
+    expect((await until((s) => s.state === 'running' && s.progress?.done === 3)).progress).toEqual({ done: 3, total: 4, label: 'splitting' });
+    await write({ type: 'stage-failed', stage: 'split', seconds: 1, error: { reason: 'stage-input', message: `bad ${EVIL}` } });
+    // Failed in this run, but the store still holds a fresh artifact for its key: fresh wins.
+    await until((s) => s.state === 'fresh');
+    await write({ type: 'run-end', seconds: 1, stages: [], interrupted: false });
+    await poll(() => json<{ live: string[] }>('/api/runs'), (runs) => runs.live.length === 0);
+    await rm(log);
   });
 
   it('summarises .npy files: dtype, shape and statistics', async () => {
