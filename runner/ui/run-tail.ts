@@ -48,8 +48,16 @@ export class RunTail {
   /** Reads every log once (runs still alive are replayed from their start), then polls. */
   async start(): Promise<void> {
     await this.poll(true);
+    let busy = false;
     this.timer = setInterval(() => {
-      this.polling = this.polling.then(() => this.poll(false)).catch(() => undefined);
+      // A poll slower than the interval (a loaded machine) is not queued behind: the next tick skips.
+      if (busy) return;
+      busy = true;
+      this.polling = this.poll(false)
+        .catch(() => undefined)
+        .finally(() => {
+          busy = false;
+        });
     }, POLL_MS);
     this.timer.unref();
   }
