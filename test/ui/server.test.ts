@@ -3,7 +3,7 @@
  * nothing trained), the download endpoint refusing anything a manifest does not name, read-only
  * and host checks, the live stream, and the escaping every page string goes through.
  */
-import { appendFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { get, request } from 'node:http';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -195,6 +195,42 @@ describe('pipe ui server', () => {
     await write({ type: 'run-end', seconds: 1, stages: [], interrupted: false });
     await poll(() => json<{ live: string[] }>('/api/runs'), (runs) => runs.live.length === 0);
     await rm(log);
+  });
+
+  it('tells never-run, stale and failed apart by the run history', async () => {
+    const extra = join(dir, 'extra.yaml');
+    await writeFile(
+      extra,
+      `name: extra
+stages:
+  load: { kind: load, params: { train_limit: 600, test_limit: 200 } }
+  flat: { kind: reshape, inputs: { data: load } }
+  split: { kind: split, inputs: { data: flat } }
+  other: { kind: normalize, inputs: { data: load }, params: { method: standardize } }
+`,
+    );
+    const at = new Date().toISOString();
+    await mkdir(join(synthetic.store, 'runs'), { recursive: true });
+    await writeFile(
+      join(synthetic.store, 'runs', 'extra-run.json'),
+      JSON.stringify({ id: 'extra-run', pipeline: 'extra', file: 'extra.yaml', argv: [], started_at: at, finished_at: at, interrupted: false, stages: { load: { status: 'cached' }, flat: { status: 'failed', error: `boom ${EVIL}` }, other: { status: 'ran' } } }),
+    );
+    const second = await startUi({ files: [extra], root: synthetic.store, flags: {}, host: '127.0.0.1', port: 0 });
+    try {
+      const reply = await fetchRaw(`${second.url}api/pipelines`);
+      const [graph] = (JSON.parse(reply.body) as { pipelines: { stages: { name: string; state: string; error?: string; reasons: string[] }[] }[] }).pipelines;
+      expect(graph, reply.body).toBeDefined();
+      const by = new Map(graph!.stages.map((s) => [s.name, s]));
+      expect(by.size, reply.body).toBe(4);
+      expect(by.get('load')?.state).toBe('fresh');
+      expect(by.get('flat')).toMatchObject({ state: 'failed', error: `boom ${EVIL}` });
+      expect(by.get('split')?.state).toBe('never-run');
+      expect(by.get('split')?.reasons[0]).toMatch(/upstream-stale/);
+      expect(by.get('other')?.state).toBe('stale');
+    } finally {
+      await second.close();
+      await rm(join(synthetic.store, 'runs', 'extra-run.json'));
+    }
   });
 
   it('summarises .npy files: dtype, shape and statistics', async () => {
