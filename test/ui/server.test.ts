@@ -3,7 +3,7 @@
  * nothing trained), the download endpoint refusing anything a manifest does not name, read-only
  * and host checks, the live stream, and the escaping every page string goes through.
  */
-import { appendFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { get, request } from 'node:http';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -227,6 +227,17 @@ stages:
       expect(by.get('split')?.state).toBe('never-run');
       expect(by.get('split')?.reasons[0]).toMatch(/upstream-stale/);
       expect(by.get('other')?.state).toBe('stale');
+      // An edit that breaks the file: the graph carries the diagnostics, located, instead of stages.
+      await writeFile(extra, (await readFile(extra, 'utf8')).replace('method: standardize', 'method: standard'));
+      const deadline = Date.now() + 20_000;
+      let broken: { error?: string; stages: unknown[] } | undefined;
+      while (Date.now() < deadline) {
+        broken = (JSON.parse((await fetchRaw(`${second.url}api/pipelines`)).body) as { pipelines: { error?: string; stages: unknown[] }[] }).pipelines[0];
+        if (broken?.error !== undefined) break;
+        await new Promise((done) => setTimeout(done, 50));
+      }
+      expect(broken?.error).toMatch(/extra\.yaml:6:\d+: error: stage "other" params: "method" must be one of/);
+      expect(broken?.stages).toEqual([]);
     } finally {
       await second.close();
       await rm(join(synthetic.store, 'runs', 'extra-run.json'));
