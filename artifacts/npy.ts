@@ -3,7 +3,7 @@
  * so every tensor artifact opens with `numpy.load`. Only the dtypes pipe produces are supported.
  */
 import { UserError } from '../stages/errors.js';
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 
 export type NpyDtype = 'uint8' | 'int32' | 'float32' | 'float64';
 export type NpyData = Uint8Array | Int32Array | Float32Array | Float64Array;
@@ -114,28 +114,45 @@ export function decodeNpy(bytes: Buffer, file = '<buffer>'): NpyArray {
 export async function readNpy(file: string): Promise<NpyArray> {
   const handle = await open(file, 'r');
   try {
-    const { size } = await handle.stat();
-    const readAt = async (target: Uint8Array, position: number): Promise<void> => {
-      for (let done = 0; done < target.length; ) {
-        const { bytesRead } = await handle.read(target, done, target.length - done, position + done);
-        if (bytesRead === 0) throw new NpyFormatError(file, 'truncated');
-        done += bytesRead;
-      }
-    };
-    const preamble = Buffer.alloc(Math.min(size, 12));
-    await readAt(preamble, 0);
-    const { start, headerLen } = preambleLength(preamble, file);
-    if (size < start + headerLen) throw new NpyFormatError(file, 'truncated header');
-    const headBytes = Buffer.alloc(start + headerLen);
-    await readAt(headBytes, 0);
-    const head = parseHeader(headBytes, file);
-    checkDataBytes(head, size - head.offset, file);
+    const { head, readAt } = await readHead(handle, file);
     const data = new CTOR[head.dtype](head.dataBytes / CTOR[head.dtype].BYTES_PER_ELEMENT);
     await readAt(new Uint8Array(data.buffer), head.offset);
     return { dtype: head.dtype, shape: head.shape, data };
   } finally {
     await handle.close();
   }
+}
+
+/** Dtype and shape of a `.npy` file, reading only its header (previews of arrays of hundreds of MB). */
+export async function readNpyHeader(file: string): Promise<{ dtype: NpyDtype; shape: readonly number[] }> {
+  const handle = await open(file, 'r');
+  try {
+    const { head } = await readHead(handle, file);
+    return { dtype: head.dtype, shape: head.shape };
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Reads and checks the header of an open `.npy` file, including that the data length matches it. */
+async function readHead(handle: FileHandle, file: string): Promise<{ head: NpyHeader; readAt: (target: Uint8Array, position: number) => Promise<void> }> {
+  const { size } = await handle.stat();
+  const readAt = async (target: Uint8Array, position: number): Promise<void> => {
+    for (let done = 0; done < target.length; ) {
+      const { bytesRead } = await handle.read(target, done, target.length - done, position + done);
+      if (bytesRead === 0) throw new NpyFormatError(file, 'truncated');
+      done += bytesRead;
+    }
+  };
+  const preamble = Buffer.alloc(Math.min(size, 12));
+  await readAt(preamble, 0);
+  const { start, headerLen } = preambleLength(preamble, file);
+  if (size < start + headerLen) throw new NpyFormatError(file, 'truncated header');
+  const headBytes = Buffer.alloc(start + headerLen);
+  await readAt(headBytes, 0);
+  const head = parseHeader(headBytes, file);
+  checkDataBytes(head, size - head.offset, file);
+  return { head, readAt };
 }
 
 /** Writes `.npy` without building one big concatenated buffer (arrays here reach ~200 MB). */

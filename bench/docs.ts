@@ -154,10 +154,29 @@ function report(section: JsonObject): string {
   ].join('\n');
 }
 
+function ui(section: JsonObject, cores: Json | undefined): string {
+  if (typeof section['skipped'] === 'string') return ['## `pipe ui`', '', `Skipped: ${section['skipped']}`].join('\n');
+  const store = objectAt(section['store']);
+  return [
+    '## `pipe ui`',
+    '',
+    `In headless Chromium (\`bench/ui.ts\`), on a synthetic store (\`bench/ui-store.ts\`, nothing trained) of ${cell(store['artifacts'])} artifacts, a ${cell(store['sweep_variants'])}-variant sweep among them (${cell(store['graph_stages'])} stages, drawn as ${cell(section['graph_nodes_drawn'])} nodes: a sweep is one node per stage):`,
+    '',
+    table(['what', 'figure', 'target'], [
+      ['first page interactive (ms, median of 3 warm loads)', `${cell(section['first_page_ms'])} (${cell(section['first_page_ms_runs'])})`, '< 1000'],
+      ['sweep table sort + render + layout (ms, median of 20)', cell(section['sort_ms_median']), '< 200'],
+      ['the same, slowest of 20 (ms)', cell(section['sort_ms_max']), '< 200'],
+      ['sweep rows in the DOM at once', cell(section['sweep_rows_in_dom']), ''],
+    ]),
+    '',
+    `Load average (1 min) while measured: ${cell(section['load_average_1m'])} on ${cell(cores)} cores.`,
+  ].join('\n');
+}
+
 /** Keys rendered by a dedicated section (or on purpose not at all), in page order. */
 const KNOWN = new Set([
   'date', 'cores', 'cpu', 'node', 'backend', 'full_comparison', 'classical_60k', 'runner', 'kernels_images_per_s',
-  'torch_reference_images_per_s', 'kernels_vs_torch_2_threads', 'single_kernels_vs_torch_1_thread', 'wasm_matmul_1024_gflops_1_thread', 'report',
+  'torch_reference_images_per_s', 'kernels_vs_torch_2_threads', 'single_kernels_vs_torch_1_thread', 'wasm_matmul_1024_gflops_1_thread', 'report', 'ui',
   // Repeats full_comparison and classical_60k per model (see the classical section).
   'models',
 ]);
@@ -169,6 +188,7 @@ export function renderBenchmarksPage(results: JsonObject): string {
   if (isObject(results['runner'])) sections.push(runner(results['runner']));
   if (isObject(results['kernels_images_per_s'])) sections.push(kernels(results));
   if (isObject(results['report'])) sections.push(report(results['report']));
+  if (isObject(results['ui'])) sections.push(ui(results['ui'], results['cores']));
   for (const [key, value] of Object.entries(results)) {
     if (KNOWN.has(key)) continue;
     sections.push([`## \`${key}\``, '', table(['figure', 'value'], isObject(value) ? flatRows(value) : [[key, cell(value)]])].join('\n'));

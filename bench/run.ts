@@ -12,6 +12,8 @@
  *   cli        whole-process medians of `pipe --help`, and `pipe status` / a no-op `pipe run` of
  *              full-comparison.yaml on a warm store: the `full` section's, or `--store DIR`
  *              (a store full-comparison.yaml ran in); without either it runs the pipeline first
+ *   ui         `pipe ui` in headless Chromium on a synthetic store (1,000 artifacts, a 200-variant
+ *              sweep; nothing trained): first page interactive, and the sweep table's sort + render
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -209,6 +211,12 @@ if (wants('cli')) {
   }
   console.error(`cli: whole-process medians on ${store}…`);
   results['cli'] = benchStartup(store);
+  save();
+}
+if (wants('ui')) {
+  console.error('ui: pipe ui on a synthetic store of 1,000 artifacts…');
+  const { benchUi } = await import('./ui.js');
+  results['ui'] = await benchUi();
   save();
 }
 results['models'] = assembleModels(results);

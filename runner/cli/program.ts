@@ -26,6 +26,7 @@ const commands = {
   predict: () => import('./commands/predict.js'),
   artifacts: () => import('./commands/artifacts.js'),
   gc: () => import('./commands/gc.js'),
+  ui: () => import('./commands/ui.js'),
 } as const;
 
 /** Every flag any verb takes, as commander hands them over (camelCase, strings unparsed). */
@@ -58,6 +59,8 @@ export interface ParsedFlags {
   readonly repo?: string;
   readonly allowExec?: boolean;
   readonly allowPlugins?: boolean;
+  readonly port?: string;
+  readonly host?: string;
 }
 
 /** Repeatable flags (--set a=1 --set b=2) collect into a list. */
@@ -260,6 +263,14 @@ export function buildProgram(write: Output, writeError: Output, exit: (code: num
     .action((files: string[], _: unknown, command: Command) => {
       const f = flagsOf(command);
       return settle(commands.gc().then(({ gcCommand }) => gcCommand({ ...commonFlags(f), files, yes: f.yes === true, ...defined('keepLast', f.keepLast), ...defined('keepRecent', f.keepRecent) }, write)));
+    });
+
+  planning(verb('ui', 'a read-only web app over the store: the graph live, stage details, runs, sweeps, artifacts', ['pipe ui pipelines/tiny.yaml', 'pipe ui pipelines/sweep-cnn.yaml pipelines/quick.yaml --port 8080', 'pipe ui --store /shared/pipe --host 0.0.0.0']).argument('[file.yaml...]', 'pipeline files to show (default: the .yaml files in ./pipelines)'))
+    .addOption(new Option('--port <n>', 'port to listen on (default 4141; 0 picks a free one)'))
+    .addOption(new Option('--host <address>', 'address to bind (default 127.0.0.1, this machine only; the app is read-only either way)'))
+    .action((files: string[], _: unknown, command: Command) => {
+      const f = flagsOf(command);
+      return settle(commands.ui().then(({ uiCommand }) => uiCommand({ ...commonFlags(f), files, ...defined('port', f.port), ...defined('host', f.host) }, write)));
     });
 
   verb('completion', 'print a shell completion script', ['pipe completion bash >> ~/.bashrc', 'pipe completion zsh > "${fpath[1]}/_pipe"', 'pipe completion fish > ~/.config/fish/completions/pipe.fish'])

@@ -39,7 +39,7 @@ describe('every verb documents itself', () => {
   const verbs = verbsOf(capture().program);
 
   it('has the verbs the README lists', () => {
-    expect(verbs.map((v) => v.path).sort()).toEqual(['best', 'compare', 'completion', 'config render', 'dag', 'gc', 'ls', 'predict', 'report', 'run', 'show', 'status', 'worker', 'workers']);
+    expect(verbs.map((v) => v.path).sort()).toEqual(['best', 'compare', 'completion', 'config render', 'dag', 'gc', 'ls', 'predict', 'report', 'run', 'show', 'status', 'ui', 'worker', 'workers']);
   });
 
   it.each(verbs.map((v) => v.path))('pipe %s --help: its usage, flags and examples that use only its own flags', async (path) => {

@@ -65,6 +65,26 @@ export async function collectVariants(planned: Plan, flags: CommonFlags): Promis
   }
 }
 
+/** The columns of a comparison: only params whose values differ between variants, then every metric. */
+export function sweepColumns(rows: readonly VariantRow[]): { paramKeys: string[]; metricKeys: string[] } {
+  const paramKeys = [...new Set(rows.flatMap((r) => Object.keys(r.params)))].filter((k) => new Set(rows.map((r) => canonicalJson(r.params[k]))).size > 1 || rows.length === 1).sort();
+  const metricKeys = [...new Set(rows.flatMap((r) => Object.keys(r.metrics)))].sort();
+  return { paramKeys, metricKeys };
+}
+
+/** What differs between two variants: the params whose values differ, and every metric either has, with b − a. */
+export function variantDiff(a: VariantRow, b: VariantRow): { params: { name: string; a: JsonValue | null; b: JsonValue | null }[]; metrics: { name: string; a: number | null; b: number | null; delta: number | null }[] } {
+  const params = [...new Set([...Object.keys(a.params), ...Object.keys(b.params)])]
+    .filter((k) => canonicalJson(a.params[k] ?? null) !== canonicalJson(b.params[k] ?? null))
+    .sort()
+    .map((name) => ({ name, a: a.params[name] ?? null, b: b.params[name] ?? null }));
+  const metrics = [...new Set([...Object.keys(a.metrics), ...Object.keys(b.metrics)])].sort().map((name) => {
+    const [x, y] = [a.metrics[name], b.metrics[name]];
+    return { name, a: x ?? null, b: y ?? null, delta: x === undefined || y === undefined ? null : y - x };
+  });
+  return { params, metrics };
+}
+
 export interface CompareFlags extends CommonFlags {
   readonly format?: string;
   readonly sort?: string;
@@ -87,9 +107,7 @@ export async function compareCommand(file: string, flags: CompareFlags, write: O
     write(`${file} declares no sweep (add matrix:, foreach: or search: to a stage)\n`);
     return 0;
   }
-  // Only params whose values differ between variants, then every metric.
-  const paramKeys = [...new Set(rows.flatMap((r) => Object.keys(r.params)))].filter((k) => new Set(rows.map((r) => canonicalJson(r.params[k]))).size > 1 || rows.length === 1).sort();
-  const metricKeys = [...new Set(rows.flatMap((r) => Object.keys(r.metrics)))].sort();
+  const { paramKeys, metricKeys } = sweepColumns(rows);
   const format = flags.format ?? 'table';
   if (format === 'json') {
     write(`${JSON.stringify(rows, null, 2)}\n`);

@@ -4,7 +4,8 @@ import { planFile, type CommonFlags } from '../context.js';
 import type { Output } from '../run-logger.js';
 import { lineCol } from '../../diagnostics.js';
 
-function describe(provenance: Provenance | undefined, file: { path: string; text: string }, locate: (path: readonly (string | number)[]) => { offset: number } | undefined): string {
+/** Where a resolved param came from, in words (`pipe config render`'s comments, `pipe ui`'s stage panel). */
+export function describeProvenance(provenance: Provenance | undefined, file: { path: string; text: string }, locate: (path: readonly (string | number)[]) => { offset: number } | undefined): string {
   switch (provenance?.source) {
     case undefined:
     case 'schema-default':
@@ -36,7 +37,7 @@ export async function configRenderCommand(file: string, flags: CommonFlags & { s
     out.push('    params:');
     for (const key of Object.keys(stage.params).sort()) {
       const value = JSON.stringify(stage.params[key]);
-      out.push(`      ${key}: ${value}  # ${describe(stage.provenance[key], source.file, (p) => source.locate(p))}`);
+      out.push(`      ${key}: ${value}  # ${describeProvenance(stage.provenance[key], source.file, (p) => source.locate(p))}`);
     }
   }
   write(`${out.join('\n')}\n`);

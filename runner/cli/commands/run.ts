@@ -8,6 +8,7 @@ import { execute } from '../../execute/executor.js';
 import { workerLauncher } from '../../execute/launcher.js';
 import { localRunner, withPipelineWork } from '../../execute/stage-runner.js';
 import { newRunId, writeRunRecord } from '../../execute/run-records.js';
+import { eventLog, eventLogPath } from '../../execute/event-log.js';
 import { publishOutputs } from '../../execute/publish.js';
 import { selectTargets } from '../../plan/plan.js';
 import { backendChoice, openRunStore, planFile, previousRuns, storeRoot, type CommonFlags } from '../context.js';
@@ -67,10 +68,15 @@ export async function runCommand(file: string, flags: RunFlags, write: Output): 
 
   const root = storeRoot(flags, planned.pipeline.store);
   const logger = flags.json ? jsonLogger(write) : textLogger(write, { tty: process.stdout.isTTY, debug: flags.debug === true });
-  const emit = (event: RunEvent): void => logger.handle(event);
-  const store = await openRunStore(root, flags, planned, (message) => emit({ type: 'notice', message }));
   const started = new Date();
   const runId = newRunId(started);
+  // Every event also goes to the run's event log in the store, which `pipe ui` follows live.
+  const events = eventLog(eventLogPath(root, runId), (message) => logger.handle({ type: 'notice', message }));
+  const emit = (event: RunEvent): void => {
+    logger.handle(event);
+    events.handle(event);
+  };
+  const store = await openRunStore(root, flags, planned, (message) => emit({ type: 'notice', message }));
   // No store-wide lock: other runs may share this store. The run lease lists the keys this run
   // uses so gc keeps them; key leases (taken by the executor) make a shared stage run once.
   const usedKeys = new Set<KeyHash>();
@@ -159,6 +165,7 @@ export async function runCommand(file: string, flags: RunFlags, write: Output): 
     clearInterval(heartbeat);
     await queued?.close();
     await store.close();
+    await events.close();
     await runLease?.release();
   }
 }
