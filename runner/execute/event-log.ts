@@ -7,7 +7,7 @@
  * once for the events that change a stage's state), and progress events are throttled per stage,
  * keeping the latest, so a tight training loop reporting each batch costs a string push, not a write.
  */
-import { appendFile, mkdir } from 'node:fs/promises';
+import { appendFile, mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RunEvent } from './events.js';
 
@@ -99,4 +99,18 @@ export function eventLog(file: string, warn: (message: string) => void): EventLo
       return writing;
     },
   };
+}
+
+/**
+ * Event logs of finished runs (those whose run record, `<run id>.json`, exists): only a live run's
+ * log has a reader (`pipe ui` follows runs while they go; afterwards the run record is the summary),
+ * so `pipe gc` removes the others instead of letting one file per run pile up.
+ */
+export async function finishedEventLogs(storeRoot: string): Promise<string[]> {
+  const dir = join(storeRoot, 'runs');
+  const names = new Set(await readdir(dir).catch(() => [] as string[]));
+  return [...names].filter((name) => {
+    const runId = runIdOfEventLog(name);
+    return runId !== undefined && names.has(`${runId}.json`);
+  }).map((name) => join(dir, name));
 }

@@ -122,9 +122,18 @@ describe('caching', () => {
     const dry = await rig.pipe(['gc', 'p.yaml']);
     expect(dry.stdout).toContain('would delete');
     expect(dry.stdout).toContain('split-flat');
+    // Every finished run left an event log (what pipe ui follows live); gc removes them with --yes.
+    const eventLogs = async (): Promise<string[]> => (await readdir(join(rig.dir, '.pipe', 'runs'))).filter((f) => f.endsWith('.events.ndjson'));
+    const logs = await eventLogs();
+    expect(logs.length).toBeGreaterThan(1);
+    expect(dry.stdout).toContain(`and the event logs of ${logs.length} finished run(s)`);
+    expect(await eventLogs()).toEqual(logs);
     const before = (await rig.pipe(['ls', '--json'])).stdout;
     const yes = await rig.pipe(['gc', 'p.yaml', '--yes']);
-    expect(yes.stdout).toMatch(/deleted \d+ artifacts/);
+    expect(yes.stdout).toMatch(/deleted \d+ artifacts, .*, and the event logs of \d+ finished run\(s\)/);
+    // Only the gc-listing commands ran since: no run's log is left, and every run record is.
+    expect(await eventLogs()).toEqual([]);
+    expect((await readdir(join(rig.dir, '.pipe', 'runs'))).filter((f) => f.endsWith('.json')).length).toBeGreaterThan(1);
     const after = JSON.parse((await rig.pipe(['ls', '--json'])).stdout) as unknown[];
     expect(after.length).toBeLessThan((JSON.parse(before) as unknown[]).length);
     const status = await rig.pipe(['status', 'p.yaml']);
