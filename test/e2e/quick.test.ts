@@ -29,9 +29,11 @@ describe('pipelines/quick.yaml on the full data', () => {
     expect(byStatus(rig.events(second), 'stage-cached').length).toBe(events.filter((e) => e.type === 'stage-done').length);
   });
 
-  it('gives identical bytes for identical work: a second empty store gets the same content hashes for every stage', async () => {
+  // The data stages on all 70,000 images: the training's determinism across processes and stores is
+  // checked on few rows by the queue and remote tests, so the second store stops at the splits.
+  it('gives identical bytes for identical work: a second empty store gets the same content hashes for the data stages', async () => {
     const file = join(ROOT, 'pipelines', 'quick.yaml');
-    const other = await rig.pipe(['run', file, '--json', '--store', 'other-store']);
+    const other = await rig.pipe(['run', file, '--json', '--store', 'other-store', '--stage', 'split-images', '--stage', 'split-flat']);
     expect(other.code, other.stderr).toBe(0);
     const hashes = async (store: string): Promise<Record<string, string>> => {
       const listed = JSON.parse((await rig.pipe(['ls', '--json', '--store', store])).stdout) as Array<{ stage: string; dir: string }>;
@@ -41,7 +43,8 @@ describe('pipelines/quick.yaml on the full data', () => {
     };
     const first = await hashes('.pipe');
     expect(Object.keys(first).sort()).toEqual(['evaluate-logistic-regression', 'flatten', 'inspect', 'load', 'normalize', 'report', 'reshape', 'split-flat', 'split-images', 'train-logistic-regression']);
-    expect(await hashes('other-store')).toEqual(first);
+    const dataStages = ['flatten', 'load', 'normalize', 'reshape', 'split-flat', 'split-images'];
+    expect(await hashes('other-store')).toEqual(Object.fromEntries(dataStages.map((stage) => [stage, first[stage]])));
     // The published report still shows this run's timings: filled in from the manifests.
     const published = await readFile(join(rig.dir, 'reports', 'quick.html'), 'utf8');
     const block = /id="pipe-timings">([^<]*)<\/script>/.exec(published)?.[1] ?? '{}';
