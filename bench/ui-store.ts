@@ -14,6 +14,7 @@ import type { ArtifactFile, JsonValue } from '../stages/types.js';
 import { backendChoice, planFile } from '../runner/cli/context.js';
 import { externalFileHashes, keyRecordFor } from '../runner/execute/keys.js';
 import { perInput } from '../runner/execute/resolve.js';
+import { mulberry32 } from '../stages/util/random.js';
 
 export interface SyntheticStore {
   readonly dir: string;
@@ -30,18 +31,6 @@ export interface SyntheticOptions {
   readonly artifacts: number;
   /** A string put in one metric and one file name, to check that the page escapes it. */
   readonly evil?: string;
-}
-
-/** Deterministic numbers (mulberry32). */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 async function writeArtifact(dir: string, manifest: Omit<Manifest, 'content_hash' | 'files'>, files: Record<string, string>): Promise<Manifest> {
@@ -87,7 +76,7 @@ export async function buildSyntheticStore(dir: string, options: SyntheticOptions
   const planned = await planFile(pipeline, {});
   const backend = backendChoice({}, planned);
   const reader = await LocalStoreReader.openReadOnly(storeDir);
-  const next = random(42);
+  const next = mulberry32(42);
   const content = new Map<string, ContentHash>();
   const now = Date.now();
   let count = 0;
