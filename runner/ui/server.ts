@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { extname } from 'node:path';
 import { LocalStoreReader } from '../../artifacts/store.js';
 import { readRunRecords } from '../execute/run-records.js';
-import { collectVariants, sweepColumns, variantDiff } from '../cli/commands/compare.js';
+import { collectVariants, sweepColumns, variantDiff, type VariantRow } from '../cli/commands/compare.js';
 import type { CommonFlags } from '../cli/context.js';
 import type { DiffPayload, RunsPayload, SweepPayload } from './api-types.js';
 import { artifactFile } from './artifact-file.js';
@@ -87,6 +87,14 @@ export async function startUi(options: UiOptions): Promise<UiServer> {
   await tail.start();
   const unwatch = watchPipelineFiles(files, (file) => void board.refresh(file));
 
+  /** The sweep variants of the pipeline file `?file=` names, as `pipe compare` collects them. */
+  const sweepRows = async (url: URL): Promise<{ file: string; rows: VariantRow[] }> => {
+    const file = param(url, 'file');
+    const loaded = board.plan(file);
+    if (!loaded) throw new HttpError(404, `${JSON.stringify(file)} is not a pipeline this ui shows, or it does not load`);
+    return { file, rows: await collectVariants(loaded.plan, { ...flags, store: root }) };
+  };
+
   const routes: Record<string, (url: URL, request: IncomingMessage, response: ServerResponse) => Promise<void>> = {
     '/api/pipelines': async (_url, _request, response) => sendJson(response, { pipelines: board.all() }),
     '/api/stage': async (url, _request, response) => {
@@ -103,18 +111,12 @@ export async function startUi(options: UiOptions): Promise<UiServer> {
       sendJson(response, body);
     },
     '/api/sweep': async (url, _request, response) => {
-      const file = param(url, 'file');
-      const loaded = board.plan(file);
-      if (!loaded) throw new HttpError(404, `${JSON.stringify(file)} is not a pipeline this ui shows, or it does not load`);
-      const rows = await collectVariants(loaded.plan, { ...flags, store: root });
+      const { file, rows } = await sweepRows(url);
       const body: SweepPayload = { file, rows, ...sweepColumns(rows) };
       sendJson(response, body);
     },
     '/api/diff': async (url, _request, response) => {
-      const file = param(url, 'file');
-      const loaded = board.plan(file);
-      if (!loaded) throw new HttpError(404, `${JSON.stringify(file)} is not a pipeline this ui shows, or it does not load`);
-      const rows = await collectVariants(loaded.plan, { ...flags, store: root });
+      const { rows } = await sweepRows(url);
       const [a, b] = [param(url, 'a'), param(url, 'b')].map((v) => rows.find((r) => r.variant === v));
       if (!a || !b) throw new HttpError(404, 'no such variant in this sweep');
       const body: DiffPayload = { a: a.variant, b: b.variant, ...variantDiff(a, b) };
