@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedis, type RedisService } from '../services/redis.js';
 import { byStatus, makeRig, type Rig } from './rig.js';
+import { smallModelStages } from './small-models.js';
 
 /**
  * Every kind of stage a worker must derive from its key record (data stages, a network, a classical
@@ -18,22 +19,7 @@ const PIPELINE = `name: queued
 defaults:
   robustness: { photos: 4, examples: 2 }
 stages:
-  load: { kind: load, params: { train_limit: 600, test_limit: 100 } }
-  inspect: { kind: inspect, inputs: { data: load } }
-  normalize: { kind: normalize, inputs: { data: load } }
-  reshape: { kind: reshape, inputs: { data: normalize } }
-  flatten: { kind: flatten, inputs: { data: normalize } }
-  split-images: { kind: split, inputs: { data: reshape }, params: { validation: 0.2 } }
-  split-flat: { kind: split, inputs: { data: flatten }, params: { validation: 0.2 } }
-  train-cnn: { kind: train, inputs: { data: split-images }, params: { model: cnn, epochs: 1, batch_size: 32 } }
-  train-svm: { kind: train, inputs: { data: split-flat }, params: { model: svm, pca: 20 } }
-  evaluate-cnn: { kind: evaluate, inputs: { model: train-cnn, data: split-images } }
-  evaluate-svm: { kind: evaluate, inputs: { model: train-svm, data: split-flat } }
-  explain-cnn:
-    kind: explain
-    inputs: { model: train-cnn, data: split-images, evaluation: evaluate-cnn }
-    params: { per_class: { correct: 1, wrong: 1 }, class_mean_samples: 5 }
-  robustness-svm: { kind: robustness, inputs: { model: train-svm, data: split-flat } }
+${smallModelStages(600)}  robustness-svm: { kind: robustness, inputs: { model: train-svm, data: split-flat } }
   ensemble: { kind: ensemble, inputs: { models: [train-cnn, train-svm], data: split-images }, params: { weighting: validation } }
   report:
     kind: report

@@ -11,6 +11,7 @@ import { contentHash, type KeyHash } from '../../artifacts/hash.js';
 import type { Manifest } from '../../artifacts/store.js';
 import { startS3, type S3Service } from '../services/s3.js';
 import { byStatus, makeRig, ROOT, type Rig } from './rig.js';
+import { smallModelStages } from './small-models.js';
 
 const SMALL = `name: small
 stages:
@@ -26,22 +27,7 @@ stages:
  * this checks the remote's plumbing, not accuracy (tiny.yaml's models are checked elsewhere). */
 const MODELS = `name: small-models
 stages:
-  load: { kind: load, params: { train_limit: 300, test_limit: 100 } }
-  inspect: { kind: inspect, inputs: { data: load } }
-  normalize: { kind: normalize, inputs: { data: load } }
-  reshape: { kind: reshape, inputs: { data: normalize } }
-  flatten: { kind: flatten, inputs: { data: normalize } }
-  split-images: { kind: split, inputs: { data: reshape }, params: { validation: 0.2 } }
-  split-flat: { kind: split, inputs: { data: flatten }, params: { validation: 0.2 } }
-  train-cnn: { kind: train, inputs: { data: split-images }, params: { model: cnn, epochs: 1, batch_size: 32 } }
-  train-svm: { kind: train, inputs: { data: split-flat }, params: { model: svm, pca: 20 } }
-  evaluate-cnn: { kind: evaluate, inputs: { model: train-cnn, data: split-images } }
-  evaluate-svm: { kind: evaluate, inputs: { model: train-svm, data: split-flat } }
-  explain-cnn:
-    kind: explain
-    inputs: { model: train-cnn, data: split-images, evaluation: evaluate-cnn }
-    params: { per_class: { correct: 1, wrong: 1 }, class_mean_samples: 5 }
-  report:
+${smallModelStages(300)}  report:
     kind: report
     inputs: { inspect: inspect, data: split-images, trainings: [train-cnn, train-svm], evaluations: [evaluate-cnn, evaluate-svm], explanations: [explain-cnn] }
 `;
